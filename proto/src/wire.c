@@ -398,8 +398,8 @@ static souk_wire_status validate_server_frame(const Souk__V1__Frame *f)
 	}
 }
 
-souk_wire_status souk_wire_decode(const uint8_t *buf, size_t len, int from_client,
-				  Souk__V1__Frame **out)
+souk_wire_status souk_wire_decode_keep(const uint8_t *buf, size_t len, int from_client,
+				       Souk__V1__Frame **out)
 {
 	*out = NULL;
 	if (len > SOUK_WIRE_MAX_FRAME)
@@ -412,13 +412,19 @@ souk_wire_status souk_wire_decode(const uint8_t *buf, size_t len, int from_clien
 	if (!f)
 		return FAIL(SOUK__V1__ERROR_CODE__BAD_FRAME,
 			    "frame is not a valid souk.v1.Frame encoding");
-	souk_wire_status st = from_client ? validate_client_frame(f) : validate_server_frame(f);
-	if (st.code) {
-		souk_wire_frame_free(f);
-		return st;
-	}
 	*out = f;
-	return OK;
+	return from_client ? validate_client_frame(f) : validate_server_frame(f);
+}
+
+souk_wire_status souk_wire_decode(const uint8_t *buf, size_t len, int from_client,
+				  Souk__V1__Frame **out)
+{
+	souk_wire_status st = souk_wire_decode_keep(buf, len, from_client, out);
+	if (st.code) {
+		souk_wire_frame_free(*out);
+		*out = NULL;
+	}
+	return st;
 }
 
 void souk_wire_frame_free(Souk__V1__Frame *frame)
@@ -438,6 +444,93 @@ int souk_wire_encode(const Souk__V1__Frame *frame, size_t headroom, uint8_t **ou
 	souk__v1__frame__pack(frame, p + headroom);
 	*out = p;
 	*len = n;
+	return 0;
+}
+
+/* ---- splicing pre-encoded events ---------------------------------------------------- */
+
+/* Protocol Buffers wire format: a tag is (field << 3 | type) as a varint; type 0 is a
+ * varint value, type 2 a length-delimited one. */
+static size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+enum { FRAME_REQUEST_ID = 1, FRAME_EVENTS = 15, FRAME_SYNC_PAGE = 18, PAGE_EVENTS = 1,
+       PAGE_HAS_MORE = 2, PAGE_HEAD_SEQ = 3 };
+
+static size_t tag_len(unsigned field)
+{
+	return varint_len((uint64_t)field << 3);
+}
+
+int souk_wire_encode_events(uint64_t request_id, int as_sync_page, const uint8_t *const *events,
+			    const size_t *lens, size_t n, int has_more, uint64_t head_seq,
+			    size_t headroom, uint8_t **out, size_t *len, size_t *used)
+{
+	const unsigned body_field = as_sync_page ? FRAME_SYNC_PAGE : FRAME_EVENTS;
+	/* worst-case bytes outside the events: request id, body tag + length, page trailer */
+	const size_t fixed = 1 + 10 + tag_len(body_field) + 10 + (as_sync_page ? 2 + 11 : 0);
+	size_t inner = 0, k = 0;
+	for (; k < n; k++) {
+		size_t add = tag_len(PAGE_EVENTS) + varint_len(lens[k]) + lens[k];
+		if (k > 0 && fixed + inner + add > SOUK_WIRE_MAX_FRAME)
+			break;
+		inner += add;
+	}
+	if (k < n)
+		has_more = 1;
+	if (as_sync_page) {
+		if (has_more)
+			inner += tag_len(PAGE_HAS_MORE) + 1;
+		if (head_seq)
+			inner += tag_len(PAGE_HEAD_SEQ) + varint_len(head_seq);
+	}
+	size_t total = tag_len(body_field) + varint_len(inner) + inner;
+	if (request_id)
+		total += tag_len(FRAME_REQUEST_ID) + varint_len(request_id);
+	uint8_t *buf = malloc(headroom + total + 1);
+	if (!buf)
+		return -1;
+	uint8_t *p = buf + headroom;
+	if (request_id) {
+		p = put_varint(p, (uint64_t)FRAME_REQUEST_ID << 3);
+		p = put_varint(p, request_id);
+	}
+	p = put_varint(p, (uint64_t)body_field << 3 | 2);
+	p = put_varint(p, inner);
+	for (size_t i = 0; i < k; i++) {
+		p = put_varint(p, (uint64_t)PAGE_EVENTS << 3 | 2);
+		p = put_varint(p, lens[i]);
+		memcpy(p, events[i], lens[i]);
+		p += lens[i];
+	}
+	if (as_sync_page && has_more) {
+		p = put_varint(p, (uint64_t)PAGE_HAS_MORE << 3);
+		*p++ = 1;
+	}
+	if (as_sync_page && head_seq) {
+		p = put_varint(p, (uint64_t)PAGE_HEAD_SEQ << 3);
+		p = put_varint(p, head_seq);
+	}
+	*out = buf;
+	*len = (size_t)(p - (buf + headroom));
+	*used = k;
 	return 0;
 }
 

@@ -54,6 +54,12 @@ typedef struct souk_wire_status {
  * and must be released with souk_wire_frame_free(). On failure *out is NULL. */
 souk_wire_status souk_wire_decode(const uint8_t *buf, size_t len, int from_client,
 				  Souk__V1__Frame **out);
+
+/* As souk_wire_decode, but whenever the bytes were a decodable Frame *out is set — even
+ * when validation then failed — so that the caller can answer with the frame's request_id
+ * and client_msg_id. Release *out with souk_wire_frame_free() in every case. */
+souk_wire_status souk_wire_decode_keep(const uint8_t *buf, size_t len, int from_client,
+				       Souk__V1__Frame **out);
 void souk_wire_frame_free(Souk__V1__Frame *frame);
 
 /* Encodes `frame` into a fresh buffer with `headroom` spare bytes in front (libwebsockets
@@ -61,6 +67,16 @@ void souk_wire_frame_free(Souk__V1__Frame *frame);
  * *out + headroom and is *len bytes. Returns 0, or -1 when out of memory or the encoded
  * frame would exceed SOUK_WIRE_MAX_FRAME. Free with free(). */
 int souk_wire_encode(const Souk__V1__Frame *frame, size_t headroom, uint8_t **out, size_t *len);
+
+/* Encodes Frame{request_id, events | sync_page} directly from already-encoded Events
+ * (the server stores events encoded and splices them into frames without decoding them).
+ * Takes the longest prefix of events[0..n) that fits in SOUK_WIRE_MAX_FRAME and reports
+ * its length in *used (at least one event is always taken: a single stored event is far
+ * below the frame limit). `as_sync_page` selects SyncPage (with has_more — forced to 1
+ * when not every event fitted — and head_seq) or EventBatch. Output as souk_wire_encode. */
+int souk_wire_encode_events(uint64_t request_id, int as_sync_page, const uint8_t *const *events,
+			    const size_t *lens, size_t n, int has_more, uint64_t head_seq,
+			    size_t headroom, uint8_t **out, size_t *len, size_t *used);
 
 /* Validates one Content (used by both sides before a message is accepted). `max_bytes`
  * bounds the encoded size (server: its configured limit; SDK: the announced one). */
