@@ -471,8 +471,14 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v)
 	return p;
 }
 
-enum { FRAME_REQUEST_ID = 1, FRAME_EVENTS = 15, FRAME_SYNC_PAGE = 18, PAGE_EVENTS = 1,
-       PAGE_HAS_MORE = 2, PAGE_HEAD_SEQ = 3 };
+enum {
+	FRAME_REQUEST_ID = 1,
+	FRAME_EVENTS = 15,
+	FRAME_SYNC_PAGE = 18,
+	PAGE_EVENTS = 1,
+	PAGE_HAS_MORE = 2,
+	PAGE_HEAD_SEQ = 3
+};
 
 static size_t tag_len(unsigned field)
 {

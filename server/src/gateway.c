@@ -1,0 +1,1367 @@
+/*
+ * gateway.c — soukd's event loop thread (libwebsockets): WebSocket sessions at /v1/ws,
+ * /healthz and /metrics on the same listener, and delivery of committed events.
+ *
+ * Owns: every socket, every connection's state, the in-memory indexes (connection id ->
+ * connection, app+user -> connections), the app key cache, and the per-user send rate.
+ * Never: touches the disk. Anything that reads or writes the store is a gc_op handed to
+ * the storage thread (group_commit.c); its result comes back through gc_take_done() after
+ * lws_cancel_service() wakes this loop.
+ *
+ * Delivery invariant (docs/protocol.md#session): per connection, `sent_up_to` is the
+ * highest seq written to it. Events go out strictly as sent_up_to + 1, + 2, … whether they
+ * come from a sync page, a live push or a catch-up read, so no event is sent twice and none
+ * is skipped within a connection. A live push that would leave a gap (seq > sent_up_to + 1)
+ * turns into a catch-up read from the store instead.
+ *
+ * Memory is bounded per connection: the receive buffer by the frame limit, the send queue
+ * by send_queue_max_frames/bytes (overflow closes with 4409: the client catches up by sync),
+ * and at most one store read in flight per connection.
+ */
+#include "gateway.h"
+
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "group_commit.h"
+#include "metrics.h"
+#include "util.h"
+
+#define APP_CACHE_TTL_US (10 * 1000000LL)
+
+typedef struct outmsg {
+	struct outmsg *next;
+	size_t len;
+	uint8_t *buf; /* LWS_PRE headroom, then the frame */
+} outmsg;
+
+typedef struct user_entry user_entry;
+
+enum conn_state { CS_NEW, CS_AUTHING, CS_READY };
+
+typedef struct conn {
+	struct lws *wsi;
+	gateway *gw;
+	uint64_t id;
+	enum conn_state state;
+	char app_id[STORE_ID_MAX];
+	char user_id[STORE_ID_MAX];
+	char device_id[STORE_ID_MAX];
+	user_entry *user;
+	struct conn *unext, *uprev;
+	struct conn *hnext; /* id hash chain */
+	Souk__V1__Frame *hello;
+	lws_sorted_usec_list_t sul_auth;
+
+	uint8_t *rx;
+	size_t rx_len, rx_cap;
+	int rx_discard;
+
+	outmsg *q_head, *q_tail;
+	size_t q_frames, q_bytes;
+	int close_code; /* close once the queue is written */
+	const char *close_why;
+
+	int sync_started, live, reading, catchup;
+	uint64_t sent_up_to;
+	int sync_queued; /* a sync request waits for the read in flight */
+	uint64_t sync_q_request, sync_q_after;
+	uint32_t sync_q_limit;
+
+	uint64_t acked, ack_wanted;
+	int ack_inflight;
+} conn;
+
+struct user_entry {
+	char key[2 * STORE_ID_MAX];
+	user_entry *hnext;
+	conn *conns;
+	int n_conns;
+	double tokens;
+	int64_t tokens_at_us;
+};
+
+typedef struct app_cache {
+	store_app *app;
+	int64_t loaded_us;
+	struct app_cache *next;
+} app_cache;
+
+enum { CONN_BUCKETS = 4096, USER_BUCKETS = 4096 };
+
+struct gateway {
+	souk_config cfg;
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	group_commit *gc;
+	int port;
+	volatile sig_atomic_t stop_requested;
+	int shutting_down;
+	int64_t shutdown_deadline_us;
+	uint64_t next_conn_id;
+	conn *conns[CONN_BUCKETS];
+	user_entry *users[USER_BUCKETS];
+	app_cache *apps;
+	size_t n_conns;
+	int64_t started_ms;
+	lws_sorted_usec_list_t sul_tick; /* wakes the loop while stopping */
+};
+
+/* ---- indexes ----------------------------------------------------------------------- */
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static conn *conn_find(gateway *gw, uint64_t id)
+{
+	for (conn *c = gw->conns[id % CONN_BUCKETS]; c; c = c->hnext)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void conn_index(gateway *gw, conn *c)
+{
+	c->hnext = gw->conns[c->id % CONN_BUCKETS];
+	gw->conns[c->id % CONN_BUCKETS] = c;
+}
+
+static void conn_unindex(gateway *gw, conn *c)
+{
+	conn **pp = &gw->conns[c->id % CONN_BUCKETS];
+	while (*pp && *pp != c)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = c->hnext;
+}
+
+static void user_key(char *out, size_t cap, const char *app_id, const char *user_id)
+{
+	snprintf(out, cap, "%s/%s", app_id, user_id);
+}
+
+static user_entry *user_find(gateway *gw, const char *app_id, const char *user_id, int create)
+{
+	char key[2 * STORE_ID_MAX];
+	user_key(key, sizeof(key), app_id, user_id);
+	size_t b = hash_str(key) % USER_BUCKETS;
+	for (user_entry *u = gw->users[b]; u; u = u->hnext)
+		if (strcmp(u->key, key) == 0)
+			return u;
+	if (!create)
+		return NULL;
+	user_entry *u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	snprintf(u->key, sizeof(u->key), "%s", key);
+	u->tokens = (double)gw->cfg.send_burst;
+	u->tokens_at_us = souk_mono_us();
+	u->hnext = gw->users[b];
+	gw->users[b] = u;
+	return u;
+}
+
+static void user_release(gateway *gw, user_entry *u)
+{
+	if (u->n_conns > 0)
+		return;
+	size_t b = hash_str(u->key) % USER_BUCKETS;
+	user_entry **pp = &gw->users[b];
+	while (*pp && *pp != u)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = u->hnext;
+	free(u);
+}
+
+static void user_attach(user_entry *u, conn *c)
+{
+	c->user = u;
+	c->uprev = NULL;
+	c->unext = u->conns;
+	if (u->conns)
+		u->conns->uprev = c;
+	u->conns = c;
+	u->n_conns++;
+}
+
+static void user_detach(gateway *gw, conn *c)
+{
+	user_entry *u = c->user;
+	if (!u)
+		return;
+	if (c->uprev)
+		c->uprev->unext = c->unext;
+	else
+		u->conns = c->unext;
+	if (c->unext)
+		c->unext->uprev = c->uprev;
+	u->n_conns--;
+	c->user = NULL;
+	user_release(gw, u);
+}
+
+/* ---- app key cache ----------------------------------------------------------------- */
+
+static app_cache *app_lookup(gateway *gw, const char *app_id)
+{
+	for (app_cache *a = gw->apps; a; a = a->next)
+		if (strcmp(a->app->app_id, app_id) == 0)
+			return a;
+	return NULL;
+}
+
+static void app_store(gateway *gw, store_app *app)
+{
+	app_cache *a = app_lookup(gw, app->app_id);
+	if (!a) {
+		a = calloc(1, sizeof(*a));
+		if (!a) {
+			store_app_clear(app);
+			free(app);
+			return;
+		}
+		a->next = gw->apps;
+		gw->apps = a;
+	} else {
+		store_app_clear(a->app);
+		free(a->app);
+	}
+	a->app = app;
+	a->loaded_us = souk_mono_us();
+}
+
+/* ---- sending ----------------------------------------------------------------------- */
+
+static void conn_close(conn *c, int code, const char *why)
+{
+	if (c->close_code)
+		return;
+	c->close_code = code;
+	c->close_why = why;
+	lws_callback_on_writable(c->wsi);
+}
+
+static void queue_free(conn *c)
+{
+	for (outmsg *m = c->q_head, *n; m; m = n) {
+		n = m->next;
+		free(m->buf);
+		free(m);
+	}
+	c->q_head = c->q_tail = NULL;
+	c->q_frames = c->q_bytes = 0;
+}
+
+/* Takes ownership of buf (frame at buf + LWS_PRE, len bytes). */
+static void enqueue_raw(conn *c, uint8_t *buf, size_t len)
+{
+	if (c->close_code == SOUK_WIRE_CLOSE_SLOW) {
+		free(buf);
+		return;
+	}
+	if (c->q_frames + 1 > (size_t)c->gw->cfg.send_queue_max_frames ||
+	    c->q_bytes + len > (size_t)c->gw->cfg.send_queue_max_bytes) {
+		/* The client cannot keep up: drop what is queued, close; it will sync. */
+		free(buf);
+		queue_free(c);
+		atomic_fetch_add(&g_metrics.slow_consumer_disconnects, 1);
+		c->close_code = 0;
+		conn_close(c, SOUK_WIRE_CLOSE_SLOW, "slow consumer: send queue overflow");
+		return;
+	}
+	outmsg *m = malloc(sizeof(*m));
+	if (!m) {
+		free(buf);
+		conn_close(c, SOUK_WIRE_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	m->next = NULL;
+	m->buf = buf;
+	m->len = len;
+	if (c->q_tail)
+		c->q_tail->next = m;
+	else
+		c->q_head = m;
+	c->q_tail = m;
+	c->q_frames++;
+	c->q_bytes += len;
+	lws_callback_on_writable(c->wsi);
+}
+
+static void send_frame(conn *c, const Souk__V1__Frame *f)
+{
+	uint8_t *buf;
+	size_t len;
+	if (souk_wire_encode(f, LWS_PRE, &buf, &len) != 0) {
+		conn_close(c, SOUK_WIRE_CLOSE_INTERNAL, "cannot encode frame");
+		return;
+	}
+	enqueue_raw(c, buf, len);
+}
+
+static void send_error(conn *c, uint64_t request_id, int code, const char *why,
+		       const ProtobufCBinaryData *client_msg_id, int permanent,
+		       uint32_t retry_after_ms)
+{
+	Souk__V1__Error e = SOUK__V1__ERROR__INIT;
+	e.code = (Souk__V1__ErrorCode)code;
+	e.message = (char *)(why ? why : souk_wire_error_name(code));
+	if (client_msg_id)
+		e.client_msg_id = *client_msg_id;
+	e.permanent = permanent;
+	e.retry_after_ms = retry_after_ms;
+	Souk__V1__Frame f = SOUK__V1__FRAME__INIT;
+	f.request_id = request_id;
+	f.body_case = SOUK__V1__FRAME__BODY_ERROR;
+	f.error = &e;
+	send_frame(c, &f);
+}
+
+static void fail_and_close(conn *c, uint64_t request_id, int code, const char *why, int close_code)
+{
+	send_error(c, request_id, code, why, NULL, 1, 0);
+	conn_close(c, close_code, why);
+}
+
+/* Writes events (already encoded) as sent_up_to+1.. onward; returns how many were taken. */
+static size_t send_events(conn *c, uint64_t request_id, int as_page, const store_blob *ev,
+			  const uint64_t *seqs, size_t n, int has_more, uint64_t head)
+{
+	const uint8_t *ptrs[SOUK_WIRE_MAX_SYNC_PAGE];
+	size_t lens[SOUK_WIRE_MAX_SYNC_PAGE];
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < SOUK_WIRE_MAX_SYNC_PAGE; i++) {
+		if (seqs[i] != c->sent_up_to + 1 + k)
+			continue; /* already sent on this connection (or not contiguous) */
+		ptrs[k] = ev[i].data;
+		lens[k] = ev[i].len;
+		k++;
+	}
+	if (k == 0 && !as_page)
+		return 0;
+	uint8_t *buf;
+	size_t len, used = 0;
+	if (souk_wire_encode_events(request_id, as_page, ptrs, lens, k, has_more, head, LWS_PRE,
+				    &buf, &len, &used) != 0) {
+		conn_close(c, SOUK_WIRE_CLOSE_INTERNAL, "cannot encode events");
+		return 0;
+	}
+	c->sent_up_to += used;
+	atomic_fetch_add(&g_metrics.events_delivered, used);
+	enqueue_raw(c, buf, len);
+	return used;
+}
+
+/* ---- store operations -------------------------------------------------------------- */
+
+static gc_op *op_for(conn *c, gc_kind kind, uint64_t request_id)
+{
+	gc_op *op = gc_op_new(kind);
+	if (!op)
+		return NULL;
+	op->conn_id = c->id;
+	op->request_id = request_id;
+	snprintf(op->app_id, sizeof(op->app_id), "%s", c->app_id);
+	snprintf(op->user_id, sizeof(op->user_id), "%s", c->user_id);
+	snprintf(op->device_id, sizeof(op->device_id), "%s", c->device_id);
+	op->now_ms = souk_now_ms();
+	return op;
+}
+
+static void start_read(conn *c, uint64_t request_id, int internal, uint64_t after, uint32_t limit)
+{
+	gc_op *op = op_for(c, GC_READ_EVENTS, request_id);
+	if (!op) {
+		conn_close(c, SOUK_WIRE_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	op->internal = internal;
+	op->seq = after;
+	op->limit = limit ? limit : (uint32_t)c->gw->cfg.sync_page_default;
+	c->reading = 1;
+	gc_submit(c->gw->gc, op);
+}
+
+static void deliver(gateway *gw, const char *app_id, const store_appends *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		user_entry *u = user_find(gw, app_id, a->v[i].user_id, 0);
+		if (!u)
+			continue;
+		for (conn *c = u->conns; c; c = c->unext) {
+			if (c->state != CS_READY || !c->live || c->close_code)
+				continue;
+			if (a->v[i].seq <= c->sent_up_to)
+				continue;
+			if (a->v[i].seq == c->sent_up_to + 1 && !c->reading) {
+				send_events(c, 0, 0, &a->v[i].event, &a->v[i].seq, 1, 0, 0);
+			} else {
+				c->catchup = 1;
+				if (!c->reading)
+					start_read(c, 0, 1, c->sent_up_to, 0);
+			}
+		}
+	}
+}
+
+/* ---- hello ------------------------------------------------------------------------- */
+
+static void auth_timeout_cb(lws_sorted_usec_list_t *sul)
+{
+	conn *c = lws_container_of(sul, conn, sul_auth);
+	if (c->state != CS_READY && !c->close_code) {
+		atomic_fetch_add(&g_metrics.auth_failures, 1);
+		fail_and_close(c, 0, SOUK__V1__ERROR_CODE__AUTH_REQUIRED,
+			       "no valid hello within the auth timeout",
+			       SOUK_WIRE_CLOSE_AUTH_TIMEOUT);
+	}
+}
+
+static void finish_hello(conn *c, const store_app *app)
+{
+	gateway *gw = c->gw;
+	Souk__V1__Hello *h = c->hello->hello;
+	const char *why = NULL;
+	char user[STORE_ID_MAX];
+	int code = auth_verify(app, h->token, souk_now_ms() / 1000, user, sizeof(user), &why);
+	if (code) {
+		atomic_fetch_add(&g_metrics.auth_failures, 1);
+		souk_log(SOUK_LOG_INFO, "conn %llu: hello refused: %s (%s)",
+			 (unsigned long long)c->id, souk_wire_error_name(code), why);
+		fail_and_close(c, c->hello->request_id, code, why, SOUK_WIRE_CLOSE_AUTH);
+		return;
+	}
+	user_entry *u = user_find(gw, c->app_id, user, 1);
+	if (!u) {
+		fail_and_close(c, c->hello->request_id, SOUK__V1__ERROR_CODE__INTERNAL,
+			       "out of memory", SOUK_WIRE_CLOSE_INTERNAL);
+		return;
+	}
+	if (u->n_conns >= gw->cfg.max_connections_per_user) {
+		user_release(gw, u);
+		fail_and_close(c, c->hello->request_id, SOUK__V1__ERROR_CODE__TOO_MANY_CONNECTIONS,
+			       "too many connections for this user", SOUK_WIRE_CLOSE_LIMIT);
+		return;
+	}
+	snprintf(c->user_id, sizeof(c->user_id), "%s", user);
+	snprintf(c->device_id, sizeof(c->device_id), "%s", h->device_id);
+	user_attach(u, c);
+
+	gc_op *op = op_for(c, GC_DEVICE_CONNECT, c->hello->request_id);
+	if (!op) {
+		conn_close(c, SOUK_WIRE_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	op->platform = h->platform;
+	snprintf(op->sdk_version, sizeof(op->sdk_version), "%s",
+		 h->sdk_version ? h->sdk_version : "");
+	op->seq = h->last_applied_seq;
+	gc_submit(gw->gc, op);
+}
+
+static void on_hello(conn *c, Souk__V1__Frame *f)
+{
+	gateway *gw = c->gw;
+	Souk__V1__Hello *h = f->hello;
+	if (h->protocol_version > SOUK_WIRE_PROTOCOL_VERSION) {
+		fail_and_close(c, f->request_id, SOUK__V1__ERROR_CODE__UNSUPPORTED_VERSION,
+			       "protocol version not supported (this server speaks 1)",
+			       SOUK_WIRE_CLOSE_AUTH);
+		souk_wire_frame_free(f);
+		return;
+	}
+	if (gw->shutting_down) {
+		send_error(c, f->request_id, SOUK__V1__ERROR_CODE__SHUTTING_DOWN,
+			   "server is shutting down", NULL, 0, 1000);
+		conn_close(c, SOUK_WIRE_CLOSE_GOING_AWAY, "shutting down");
+		souk_wire_frame_free(f);
+		return;
+	}
+	c->hello = f;
+	c->state = CS_AUTHING;
+	snprintf(c->app_id, sizeof(c->app_id), "%s", h->app_id);
+	app_cache *a = app_lookup(gw, h->app_id);
+	if (a && souk_mono_us() - a->loaded_us < APP_CACHE_TTL_US) {
+		finish_hello(c, a->app);
+		return;
+	}
+	gc_op *op = op_for(c, GC_LOAD_APP, f->request_id);
+	if (!op) {
+		conn_close(c, SOUK_WIRE_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	gc_submit(gw->gc, op);
+}
+
+/* ---- requests of an authenticated connection ---------------------------------------- */
+
+static int take_token(gateway *gw, user_entry *u, uint32_t *retry_ms)
+{
+	int64_t now = souk_mono_us();
+	u->tokens += (double)(now - u->tokens_at_us) / 1e6 * (double)gw->cfg.send_rate_per_s;
+	if (u->tokens > (double)gw->cfg.send_burst)
+		u->tokens = (double)gw->cfg.send_burst;
+	u->tokens_at_us = now;
+	if (u->tokens >= 1.0) {
+		u->tokens -= 1.0;
+		return 1;
+	}
+	*retry_ms = (uint32_t)((1.0 - u->tokens) / (double)gw->cfg.send_rate_per_s * 1000.0) + 1;
+	return 0;
+}
+
+static void on_send(conn *c, Souk__V1__Frame *f)
+{
+	gateway *gw = c->gw;
+	Souk__V1__Send *s = f->send;
+	uint32_t retry_ms = 0;
+	if (gw->shutting_down) {
+		send_error(c, f->request_id, SOUK__V1__ERROR_CODE__SHUTTING_DOWN,
+			   "server is shutting down", &s->client_msg_id, 0, 1000);
+		souk_wire_frame_free(f);
+		return;
+	}
+	souk_wire_status st =
+		souk_wire_validate_content(s->content, (size_t)gw->cfg.max_message_bytes);
+	if (st.code) {
+		atomic_fetch_add(&g_metrics.messages_rejected, 1);
+		send_error(c, f->request_id, st.code, st.why, &s->client_msg_id, 1, 0);
+		souk_wire_frame_free(f);
+		return;
+	}
+	if (!take_token(gw, c->user, &retry_ms)) {
+		atomic_fetch_add(&g_metrics.messages_rejected, 1);
+		send_error(c, f->request_id, SOUK__V1__ERROR_CODE__RATE_LIMITED,
+			   "send rate limit exceeded", &s->client_msg_id, 0, retry_ms);
+		souk_wire_frame_free(f);
+		return;
+	}
+	gc_op *op = op_for(c, GC_SEND, f->request_id);
+	if (!op) {
+		send_error(c, f->request_id, SOUK__V1__ERROR_CODE__INTERNAL, "out of memory",
+			   &s->client_msg_id, 0, 1000);
+		souk_wire_frame_free(f);
+		return;
+	}
+	op->frame = f;
+	gc_submit(gw->gc, op);
+}
+
+static void on_sync_request(conn *c, uint64_t request_id, const Souk__V1__SyncRequest *r)
+{
+	if (c->reading) {
+		/* one read at a time per connection; the latest request waits */
+		c->sync_queued = 1;
+		c->sync_q_request = request_id;
+		c->sync_q_after = r->after_seq;
+		c->sync_q_limit = r->limit;
+		return;
+	}
+	uint64_t after = r->after_seq;
+	if (!c->sync_started) {
+		c->sync_started = 1;
+		c->sent_up_to = after;
+	} else if (after < c->sent_up_to) {
+		after = c->sent_up_to; /* never resend within a connection */
+	} else if (after > c->sent_up_to) {
+		/* the client skipped ahead of what this connection sent: follow it */
+		c->sent_up_to = after;
+	}
+	start_read(c, request_id, 0, after, r->limit);
+}
+
+static void on_ack(conn *c, uint64_t seq)
+{
+	if (seq > c->sent_up_to)
+		seq = c->sent_up_to; /* a device cannot have committed what it was not sent */
+	if (seq <= c->ack_wanted)
+		return;
+	c->ack_wanted = seq;
+	if (c->ack_inflight)
+		return;
+	gc_op *op = op_for(c, GC_DEVICE_ACK, 0);
+	if (!op)
+		return;
+	op->seq = seq;
+	c->ack_inflight = 1;
+	gc_submit(c->gw->gc, op);
+}
+
+static void dispatch(conn *c, Souk__V1__Frame *f)
+{
+	gateway *gw = c->gw;
+	switch (f->body_case) {
+	case SOUK__V1__FRAME__BODY_SEND:
+		on_send(c, f);
+		return; /* on_send owns f */
+	case SOUK__V1__FRAME__BODY_SYNC_REQUEST:
+		on_sync_request(c, f->request_id, f->sync_request);
+		break;
+	case SOUK__V1__FRAME__BODY_ACK:
+		on_ack(c, f->ack->seq);
+		break;
+	case SOUK__V1__FRAME__BODY_MARK_READ: {
+		gc_op *op = op_for(c, GC_MARK_READ, f->request_id);
+		if (op) {
+			snprintf(op->conversation_id, sizeof(op->conversation_id), "%s",
+				 f->mark_read->conversation_id);
+			op->seq = f->mark_read->up_to_conv_seq;
+			gc_submit(gw->gc, op);
+		}
+		break;
+	}
+	case SOUK__V1__FRAME__BODY_OPEN_CONVERSATION: {
+		const Souk__V1__OpenConversation *o = f->open_conversation;
+		int by_id = o->conversation_id && o->conversation_id[0];
+		gc_op *op =
+			op_for(c, by_id ? GC_OPEN_CONVERSATION : GC_OPEN_SUPPORT, f->request_id);
+		if (op) {
+			if (by_id)
+				snprintf(op->conversation_id, sizeof(op->conversation_id), "%s",
+					 o->conversation_id);
+			gc_submit(gw->gc, op);
+		}
+		break;
+	}
+	case SOUK__V1__FRAME__BODY_TYPING: {
+		uint32_t retry;
+		if (!take_token(gw, c->user, &retry))
+			break; /* ephemeral: dropped under the rate limit */
+		gc_op *op = op_for(c, GC_OPEN_CONVERSATION, f->request_id);
+		if (op) {
+			op->internal = f->typing->on ? 2 : 1; /* relay typing on completion */
+			snprintf(op->conversation_id, sizeof(op->conversation_id), "%s",
+				 f->typing->conversation_id);
+			gc_submit(gw->gc, op);
+		}
+		break;
+	}
+	case SOUK__V1__FRAME__BODY_PING: {
+		Souk__V1__Pong p = SOUK__V1__PONG__INIT;
+		p.client_time_ms = f->ping->client_time_ms;
+		p.server_time_ms = souk_now_ms();
+		Souk__V1__Frame out = SOUK__V1__FRAME__INIT;
+		out.request_id = f->request_id;
+		out.body_case = SOUK__V1__FRAME__BODY_PONG;
+		out.pong = &p;
+		send_frame(c, &out);
+		break;
+	}
+	case SOUK__V1__FRAME__BODY_HELLO:
+		fail_and_close(c, f->request_id, SOUK__V1__ERROR_CODE__UNEXPECTED_FRAME,
+			       "hello was already accepted on this connection",
+			       SOUK_WIRE_CLOSE_PROTOCOL);
+		break;
+	default:
+		break;
+	}
+	souk_wire_frame_free(f);
+}
+
+static void on_frame(conn *c, const uint8_t *buf, size_t len)
+{
+	Souk__V1__Frame *f = NULL;
+	souk_wire_status st = souk_wire_decode_keep(buf, len, 1, &f);
+	if (st.code) {
+		atomic_fetch_add(&g_metrics.frames_rejected, 1);
+		uint64_t rid = f ? f->request_id : 0;
+		const ProtobufCBinaryData *cmid = f && f->body_case == SOUK__V1__FRAME__BODY_SEND
+							  ? &f->send->client_msg_id
+							  : NULL;
+		if (cmid && cmid->len != SOUK_WIRE_CLIENT_MSG_ID_LEN)
+			cmid = NULL;
+		if (c->state != CS_READY) {
+			int close =
+				st.code == SOUK__V1__ERROR_CODE__BAD_FRAME ||
+						st.code == SOUK__V1__ERROR_CODE__UNEXPECTED_FRAME
+					? SOUK_WIRE_CLOSE_PROTOCOL
+					: SOUK_WIRE_CLOSE_AUTH;
+			fail_and_close(c, rid, st.code, st.why, close);
+		} else if (st.code == SOUK__V1__ERROR_CODE__BAD_FRAME ||
+			   st.code == SOUK__V1__ERROR_CODE__UNEXPECTED_FRAME) {
+			fail_and_close(c, rid, st.code, st.why, SOUK_WIRE_CLOSE_PROTOCOL);
+		} else {
+			if (cmid)
+				atomic_fetch_add(&g_metrics.messages_rejected, 1);
+			send_error(c, rid, st.code, st.why, cmid, 1, 0);
+		}
+		souk_wire_frame_free(f);
+		return;
+	}
+	switch (c->state) {
+	case CS_NEW:
+		if (f->body_case != SOUK__V1__FRAME__BODY_HELLO) {
+			atomic_fetch_add(&g_metrics.auth_failures, 1);
+			fail_and_close(c, f->request_id, SOUK__V1__ERROR_CODE__AUTH_REQUIRED,
+				       "the first frame must be hello", SOUK_WIRE_CLOSE_AUTH);
+			souk_wire_frame_free(f);
+			return;
+		}
+		on_hello(c, f);
+		return;
+	case CS_AUTHING:
+		fail_and_close(c, f->request_id, SOUK__V1__ERROR_CODE__AUTH_REQUIRED,
+			       "wait for welcome before sending requests", SOUK_WIRE_CLOSE_AUTH);
+		souk_wire_frame_free(f);
+		return;
+	case CS_READY:
+		dispatch(c, f);
+		return;
+	}
+}
+
+/* ---- completions from the storage thread ------------------------------------------- */
+
+static void send_conversation(conn *c, uint64_t request_id, const store_conv *sc)
+{
+	Souk__V1__ConversationInfo info = SOUK__V1__CONVERSATION_INFO__INIT;
+	Souk__V1__Participant parts[STORE_MAX_PARTICIPANTS], *pp[STORE_MAX_PARTICIPANTS];
+	info.conversation_id = (char *)sc->conversation_id;
+	info.status = (Souk__V1__ConversationStatus)sc->status;
+	info.last_conv_seq = sc->last_conv_seq;
+	info.created_ms = sc->created_ms;
+	info.created = sc->created;
+	info.n_participants = sc->n_participants;
+	info.participants = pp;
+	for (size_t i = 0; i < sc->n_participants; i++) {
+		souk__v1__participant__init(&parts[i]);
+		parts[i].user_id = (char *)sc->participants[i].user_id;
+		parts[i].kind = (Souk__V1__SenderKind)sc->participants[i].kind;
+		pp[i] = &parts[i];
+	}
+	Souk__V1__Frame f = SOUK__V1__FRAME__INIT;
+	f.request_id = request_id;
+	f.body_case = SOUK__V1__FRAME__BODY_CONVERSATION;
+	f.conversation = &info;
+	send_frame(c, &f);
+}
+
+static void relay_typing(gateway *gw, conn *from, const store_conv *sc, int on)
+{
+	Souk__V1__Typing t = SOUK__V1__TYPING__INIT;
+	t.conversation_id = (char *)sc->conversation_id;
+	t.on = on;
+	t.user_id = from->user_id;
+	Souk__V1__Frame f = SOUK__V1__FRAME__INIT;
+	f.body_case = SOUK__V1__FRAME__BODY_TYPING;
+	f.typing = &t;
+	for (size_t i = 0; i < sc->n_participants; i++) {
+		if (strcmp(sc->participants[i].user_id, from->user_id) == 0)
+			continue;
+		user_entry *u = user_find(gw, from->app_id, sc->participants[i].user_id, 0);
+		for (conn *c = u ? u->conns : NULL; c; c = c->unext)
+			if (c->state == CS_READY && !c->close_code)
+				send_frame(c, &f);
+	}
+}
+
+static int storage_code(int status)
+{
+	return status < 0 ? SOUK__V1__ERROR_CODE__STORAGE_UNAVAILABLE : status;
+}
+
+static void on_read_done(conn *c, gc_op *op)
+{
+	c->reading = 0;
+	if (op->status) {
+		send_error(c, op->request_id, storage_code(op->status), "sync read failed", NULL, 0,
+			   1000);
+		return;
+	}
+	store_events *e = &op->events;
+	if (!op->internal) {
+		atomic_fetch_add(&g_metrics.sync_pages, 1);
+		size_t used = send_events(c, op->request_id, 1, e->v, e->seq, e->n, e->has_more,
+					  e->head_seq);
+		int more = e->has_more || used < e->n;
+		if (e->n == 0 && c->sent_up_to > e->head_seq)
+			c->sent_up_to = e->head_seq; /* the client is ahead of this store */
+		if (!more)
+			c->live = 1;
+	} else {
+		size_t used = send_events(c, 0, 0, e->v, e->seq, e->n, 0, 0);
+		if (e->has_more || used < e->n)
+			c->catchup = 1;
+		else
+			c->catchup = 0;
+	}
+	if (c->close_code)
+		return;
+	if (c->sync_queued) {
+		c->sync_queued = 0;
+		Souk__V1__SyncRequest r = SOUK__V1__SYNC_REQUEST__INIT;
+		r.after_seq = c->sync_q_after;
+		r.limit = c->sync_q_limit;
+		on_sync_request(c, c->sync_q_request, &r);
+	} else if (c->live && c->catchup) {
+		c->catchup = 0;
+		start_read(c, 0, 1, c->sent_up_to, 0);
+	}
+}
+
+static void complete(gateway *gw, gc_op *op)
+{
+	conn *c = op->conn_id ? conn_find(gw, op->conn_id) : NULL;
+	if (c && c->close_code)
+		c = NULL; /* closing: answers would not be read */
+
+	switch (op->kind) {
+	case GC_LOAD_APP:
+		if (op->status == 0) {
+			app_store(gw, op->app);
+			op->app = NULL;
+		}
+		if (c && c->state == CS_AUTHING && c->hello) {
+			app_cache *a = app_lookup(gw, op->app_id);
+			if (op->status == 0 && a)
+				finish_hello(c, a->app);
+			else {
+				int code = storage_code(op->status);
+				atomic_fetch_add(&g_metrics.auth_failures, 1);
+				fail_and_close(c, op->request_id, code,
+					       code == SOUK__V1__ERROR_CODE__UNKNOWN_APP
+						       ? "hello.app_id names no app"
+						       : "store unavailable",
+					       SOUK_WIRE_CLOSE_AUTH);
+			}
+		}
+		break;
+	case GC_DEVICE_CONNECT:
+		if (!c)
+			break;
+		if (op->status) {
+			fail_and_close(c, op->request_id, storage_code(op->status),
+				       "cannot register the device", SOUK_WIRE_CLOSE_INTERNAL);
+			break;
+		}
+		{
+			Souk__V1__Limits lim = SOUK__V1__LIMITS__INIT;
+			lim.max_frame_bytes = SOUK_WIRE_MAX_FRAME;
+			lim.max_message_bytes = (uint32_t)gw->cfg.max_message_bytes;
+			lim.max_sync_page = SOUK_WIRE_MAX_SYNC_PAGE;
+			lim.send_rate_per_s = (uint32_t)gw->cfg.send_rate_per_s;
+			lim.send_burst = (uint32_t)gw->cfg.send_burst;
+			Souk__V1__Welcome w = SOUK__V1__WELCOME__INIT;
+			w.user_id = c->user_id;
+			w.head_seq = op->head_seq;
+			w.server_time_ms = souk_now_ms();
+			w.protocol_version = SOUK_WIRE_PROTOCOL_VERSION;
+			w.limits = &lim;
+			Souk__V1__Frame f = SOUK__V1__FRAME__INIT;
+			f.request_id = op->request_id;
+			f.body_case = SOUK__V1__FRAME__BODY_WELCOME;
+			f.welcome = &w;
+			c->state = CS_READY;
+			c->acked = c->ack_wanted = op->seq < op->head_seq ? op->seq : op->head_seq;
+			lws_sul_cancel(&c->sul_auth);
+			souk_wire_frame_free(c->hello);
+			c->hello = NULL;
+			atomic_fetch_add(&g_metrics.connections_authenticated, 1);
+			send_frame(c, &f);
+		}
+		break;
+	case GC_SEND: {
+		const ProtobufCBinaryData *cmid = &op->frame->send->client_msg_id;
+		if (op->status == 0) {
+			atomic_fetch_add(op->send.duplicate ? &g_metrics.messages_duplicate
+							    : &g_metrics.messages_accepted,
+					 1);
+			if (c) {
+				Souk__V1__SendAck a = SOUK__V1__SEND_ACK__INIT;
+				a.client_msg_id = *cmid;
+				a.message_id = op->send.message_id;
+				a.seq = op->send.seq;
+				a.server_time_ms = op->send.server_time_ms;
+				a.conv_seq = op->send.conv_seq;
+				a.duplicate = op->send.duplicate;
+				Souk__V1__Frame f = SOUK__V1__FRAME__INIT;
+				f.request_id = op->request_id;
+				f.body_case = SOUK__V1__FRAME__BODY_SEND_ACK;
+				f.send_ack = &a;
+				send_frame(c, &f);
+			}
+			deliver(gw, op->app_id, &op->appends);
+		} else {
+			atomic_fetch_add(&g_metrics.messages_rejected, 1);
+			int code = storage_code(op->status);
+			if (c)
+				send_error(c, op->request_id, code,
+					   code == SOUK__V1__ERROR_CODE__STORAGE_UNAVAILABLE
+						   ? "store unavailable; nothing was stored"
+						   : souk_wire_error_name(code),
+					   cmid, op->status > 0, op->status > 0 ? 0 : 1000);
+		}
+		break;
+	}
+	case GC_OPEN_SUPPORT:
+	case GC_OPEN_CONVERSATION:
+		if (op->status == 0)
+			deliver(gw, op->app_id, &op->appends);
+		if (!c)
+			break;
+		if (op->status)
+			send_error(c, op->request_id, storage_code(op->status),
+				   souk_wire_error_name(storage_code(op->status)), NULL,
+				   op->status > 0, 0);
+		else if (op->internal)
+			relay_typing(gw, c, op->conv, op->internal == 2);
+		else
+			send_conversation(c, op->request_id, op->conv);
+		break;
+	case GC_MARK_READ:
+		if (op->status == 0)
+			deliver(gw, op->app_id, &op->appends);
+		else if (c)
+			send_error(c, op->request_id, storage_code(op->status),
+				   souk_wire_error_name(storage_code(op->status)), NULL,
+				   op->status > 0, 0);
+		break;
+	case GC_DEVICE_ACK:
+		if (c) {
+			c->ack_inflight = 0;
+			if (op->status == 0 && op->seq > c->acked)
+				c->acked = op->seq;
+			if (c->ack_wanted > c->acked) {
+				uint64_t want = c->ack_wanted;
+				c->ack_wanted = c->acked;
+				on_ack(c, want);
+			}
+		}
+		break;
+	case GC_READ_EVENTS:
+		if (c)
+			on_read_done(c, op);
+		break;
+	}
+	gc_op_free(op);
+}
+
+static void drain_completions(gateway *gw)
+{
+	gc_op *list = gc_take_done(gw->gc);
+	while (list) {
+		gc_op *next = list->next;
+		complete(gw, list);
+		list = next;
+	}
+}
+
+/* ---- HTTP: /healthz and /metrics --------------------------------------------------- */
+
+typedef struct http_pss {
+	char *body;
+	size_t len;
+} http_pss;
+
+static int http_reply(struct lws *wsi, http_pss *ps, int status, const char *ctype, char *body,
+		      size_t len)
+{
+	uint8_t hdr[LWS_PRE + 512];
+	uint8_t *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
+	ps->body = body;
+	ps->len = len;
+	if (lws_add_http_common_headers(wsi, (unsigned)status, ctype, len, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+					 (const unsigned char *)"no-store", 8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return 1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		   size_t len)
+{
+	http_pss *ps = user;
+	gateway *gw = lws_context_user(lws_get_context(wsi));
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return 1; /* a WebSocket upgrade without the souk.v1 subprotocol */
+	case LWS_CALLBACK_HTTP: {
+		const char *uri = in;
+		if (strcmp(uri, "/healthz") == 0) {
+			const char *b = gw->shutting_down ? "shutting down\n" : "ok\n";
+			char *body = strdup(b);
+			return body ? http_reply(wsi, ps, gw->shutting_down ? 503 : 200,
+						 "text/plain", body, strlen(body))
+				    : 1;
+		}
+		if (strcmp(uri, "/metrics") == 0) {
+			size_t cap = 16384;
+			char *body = malloc(cap);
+			if (!body)
+				return 1;
+			size_t n = metrics_render(body, cap);
+			return http_reply(wsi, ps, 200, "text/plain; version=0.0.4", body, n);
+		}
+		char *body = strdup("not found\n");
+		return body ? http_reply(wsi, ps, 404, "text/plain", body, strlen(body)) : 1;
+	}
+	case LWS_CALLBACK_HTTP_WRITEABLE: {
+		if (!ps->body)
+			return -1;
+		uint8_t *buf = malloc(LWS_PRE + ps->len + 1);
+		if (!buf)
+			return -1;
+		memcpy(buf + LWS_PRE, ps->body, ps->len);
+		int n = lws_write(wsi, buf + LWS_PRE, ps->len, LWS_WRITE_HTTP_FINAL);
+		free(buf);
+		free(ps->body);
+		ps->body = NULL;
+		if (n < 0)
+			return -1;
+		if (lws_http_transaction_completed(wsi))
+			return -1;
+		return 0;
+	}
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_CLOSED_HTTP:
+		free(ps ? ps->body : NULL);
+		if (ps)
+			ps->body = NULL;
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* ---- WebSocket: /v1/ws, souk.v1 ---------------------------------------------------- */
+
+static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		   size_t len)
+{
+	conn *c = user;
+	struct lws_context *ctx = lws_get_context(wsi);
+	gateway *gw = lws_context_user(ctx);
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+		char uri[64];
+		if (gw->shutting_down)
+			return 1;
+		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+		    strcmp(uri, SOUK_WIRE_PATH) != 0)
+			return 1;
+		return 0;
+	}
+	case LWS_CALLBACK_ESTABLISHED:
+		memset(c, 0, sizeof(*c));
+		c->wsi = wsi;
+		c->gw = gw;
+		c->id = ++gw->next_conn_id;
+		c->state = CS_NEW;
+		conn_index(gw, c);
+		gw->n_conns++;
+		atomic_fetch_add(&g_metrics.connections_current, 1);
+		atomic_fetch_add(&g_metrics.connections_total, 1);
+		lws_sul_schedule(ctx, 0, &c->sul_auth, auth_timeout_cb,
+				 gw->cfg.auth_timeout_ms * LWS_US_PER_MS);
+		return 0;
+
+	case LWS_CALLBACK_RECEIVE: {
+		if (c->close_code)
+			return 0;
+		if (!lws_frame_is_binary(wsi)) {
+			fail_and_close(c, 0, SOUK__V1__ERROR_CODE__BAD_FRAME,
+				       "text messages are not part of souk.v1",
+				       SOUK_WIRE_CLOSE_PROTOCOL);
+			return 0;
+		}
+		if (c->rx_len + len > SOUK_WIRE_MAX_FRAME) {
+			atomic_fetch_add(&g_metrics.frames_rejected, 1);
+			free(c->rx);
+			c->rx = NULL;
+			c->rx_len = c->rx_cap = 0;
+			fail_and_close(c, 0, SOUK__V1__ERROR_CODE__FRAME_TOO_LARGE,
+				       "frame exceeds 65536 bytes", SOUK_WIRE_CLOSE_TOO_LARGE);
+			return 0;
+		}
+		int final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+		if (final && c->rx_len == 0) {
+			on_frame(c, in, len); /* the common case: no copy */
+			return 0;
+		}
+		if (c->rx_len + len > c->rx_cap) {
+			size_t cap = c->rx_cap ? c->rx_cap : 4096;
+			while (cap < c->rx_len + len)
+				cap *= 2;
+			uint8_t *nb = realloc(c->rx, cap);
+			if (!nb)
+				return -1;
+			c->rx = nb;
+			c->rx_cap = cap;
+		}
+		memcpy(c->rx + c->rx_len, in, len);
+		c->rx_len += len;
+		if (final) {
+			on_frame(c, c->rx, c->rx_len);
+			/* keep idle connections small: drop the reassembly buffer */
+			free(c->rx);
+			c->rx = NULL;
+			c->rx_len = c->rx_cap = 0;
+		}
+		return 0;
+	}
+
+	case LWS_CALLBACK_SERVER_WRITEABLE: {
+		outmsg *m = c->q_head;
+		if (m) {
+			c->q_head = m->next;
+			if (!c->q_head)
+				c->q_tail = NULL;
+			c->q_frames--;
+			c->q_bytes -= m->len;
+			int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
+			free(m->buf);
+			free(m);
+			if (n < 0)
+				return -1;
+			if (c->q_head || c->close_code)
+				lws_callback_on_writable(wsi);
+			return 0;
+		}
+		if (c->close_code) {
+			const char *why = c->close_why ? c->close_why : "";
+			lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+					 (unsigned char *)why,
+					 strlen(why) > 120 ? 120 : strlen(why));
+			return -1;
+		}
+		return 0;
+	}
+
+	case LWS_CALLBACK_CLOSED:
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (!c || !c->gw || !c->wsi)
+			return 0;
+		lws_sul_cancel(&c->sul_auth);
+		conn_unindex(gw, c);
+		user_detach(gw, c);
+		queue_free(c);
+		free(c->rx);
+		souk_wire_frame_free(c->hello);
+		c->hello = NULL;
+		c->rx = NULL;
+		c->wsi = NULL;
+		gw->n_conns--;
+		atomic_fetch_sub(&g_metrics.connections_current, 1);
+		return 0;
+
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		drain_completions(gw);
+		return 0;
+
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{"http", cb_http, sizeof(http_pss), 0, 0, NULL, 0},
+	{SOUK_WIRE_SUBPROTOCOL, cb_souk, sizeof(conn), 4096, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static const lws_retry_bo_t idle_policy = {
+	.secs_since_valid_ping = 60,	/* server pings a connection idle for a minute */
+	.secs_since_valid_hangup = 150, /* and drops one silent for 2.5 minutes (half-open) */
+};
+
+static void wake_loop(void *ud)
+{
+	gateway *gw = ud;
+	lws_cancel_service(gw->ctx);
+}
+
+static void lws_log_to_souk(int level, const char *line)
+{
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	souk_log(level == LLL_ERR ? SOUK_LOG_ERROR : SOUK_LOG_WARN, "lws: %.*s", (int)n, line);
+}
+
+static int write_port_file(const char *path, int port)
+{
+	char tmp[1100];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", port);
+	if (fclose(f) != 0)
+		return -1;
+	return rename(tmp, path);
+}
+
+gateway *gateway_new(const souk_config *cfg, souk_store *store, char *err, size_t errlen)
+{
+	gateway *gw = calloc(1, sizeof(*gw));
+	if (!gw) {
+		store->ops->close(store);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	gw->cfg = *cfg;
+	gw->started_ms = souk_now_ms();
+	char host[256];
+	int port = 0;
+	config_listen(cfg, host, sizeof(host), &port);
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_souk);
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	if (cfg->tls_cert[0])
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.user = gw;
+	info.fd_limit_per_thread = 0;
+	gw->ctx = lws_create_context(&info);
+	if (!gw->ctx) {
+		snprintf(err, errlen, "cannot create the libwebsockets context");
+		store->ops->close(store);
+		free(gw);
+		return NULL;
+	}
+
+	struct lws_context_creation_info vi;
+	memset(&vi, 0, sizeof(vi));
+	vi.port = port;
+	vi.iface = host;
+	vi.protocols = protocols;
+	vi.vhost_name = "soukd";
+	vi.retry_and_idle_policy = &idle_policy;
+	vi.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	if (cfg->tls_cert[0]) {
+		vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		vi.ssl_cert_filepath = cfg->tls_cert;
+		vi.ssl_private_key_filepath = cfg->tls_key;
+		/* TLS 1.2 or later only */
+		vi.ssl_options_set =
+			SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+	}
+	gw->vh = lws_create_vhost(gw->ctx, &vi);
+	if (!gw->vh) {
+		snprintf(err, errlen,
+			 "cannot listen on %s (address in use, or TLS files unreadable)",
+			 cfg->listen);
+		lws_context_destroy(gw->ctx);
+		store->ops->close(store);
+		free(gw);
+		return NULL;
+	}
+	gw->port = lws_get_vhost_listen_port(gw->vh);
+	gw->gc = gc_start(store, (size_t)cfg->commit_batch_max, wake_loop, gw);
+	if (!gw->gc) {
+		snprintf(err, errlen, "cannot start the storage thread");
+		lws_context_destroy(gw->ctx);
+		store->ops->close(store);
+		free(gw);
+		return NULL;
+	}
+	if (cfg->port_file[0] && write_port_file(cfg->port_file, gw->port) != 0) {
+		snprintf(err, errlen, "cannot write the port file %s", cfg->port_file);
+		gateway_free(gw);
+		return NULL;
+	}
+	return gw;
+}
+
+int gateway_port(const gateway *gw)
+{
+	return gw->port;
+}
+
+void gateway_request_stop(gateway *gw)
+{
+	gw->stop_requested = 1;
+	if (gw->ctx)
+		lws_cancel_service(gw->ctx);
+}
+
+static void close_all(gateway *gw)
+{
+	for (size_t b = 0; b < CONN_BUCKETS; b++)
+		for (conn *c = gw->conns[b]; c; c = c->hnext)
+			if (!c->close_code) {
+				send_error(c, 0, SOUK__V1__ERROR_CODE__SHUTTING_DOWN,
+					   "server is shutting down", NULL, 0, 1000);
+				conn_close(c, SOUK_WIRE_CLOSE_GOING_AWAY, "server shutting down");
+			}
+}
+
+static void tick_cb(lws_sorted_usec_list_t *sul)
+{
+	gateway *gw = lws_container_of(sul, gateway, sul_tick);
+	lws_sul_schedule(gw->ctx, 0, &gw->sul_tick, tick_cb, 100 * LWS_US_PER_MS);
+}
+
+int gateway_run(gateway *gw)
+{
+	int closing_sent = 0;
+	while (1) {
+		if (lws_service(gw->ctx, 0) < 0)
+			break;
+		if (gw->stop_requested && !gw->shutting_down) {
+			/* Graceful stop: refuse new sessions and sends, let every queued
+			 * operation commit and be answered, then close the connections. */
+			gw->shutting_down = 1;
+			gw->shutdown_deadline_us =
+				souk_mono_us() + gw->cfg.shutdown_timeout_ms * 1000;
+			souk_log(SOUK_LOG_INFO, "stopping: draining %zu storage operations",
+				 gc_in_flight(gw->gc));
+			tick_cb(&gw->sul_tick);
+		}
+		if (!gw->shutting_down)
+			continue;
+		drain_completions(gw);
+		int64_t now = souk_mono_us();
+		if (!closing_sent &&
+		    (gc_in_flight(gw->gc) == 0 || now > gw->shutdown_deadline_us)) {
+			drain_completions(gw);
+			close_all(gw);
+			closing_sent = 1;
+			gw->shutdown_deadline_us = now + 2000000; /* let close frames go out */
+		}
+		if (closing_sent && (gw->n_conns == 0 || now > gw->shutdown_deadline_us))
+			break;
+	}
+	return 0;
+}
+
+void gateway_free(gateway *gw)
+{
+	if (!gw)
+		return;
+	if (gw->ctx)
+		lws_context_destroy(gw->ctx);
+	gc_stop(gw->gc); /* finishes anything still queued, closes the store */
+	while (gw->apps) {
+		app_cache *a = gw->apps;
+		gw->apps = a->next;
+		store_app_clear(a->app);
+		free(a->app);
+		free(a);
+	}
+	for (size_t b = 0; b < USER_BUCKETS; b++)
+		while (gw->users[b]) {
+			user_entry *u = gw->users[b];
+			gw->users[b] = u->hnext;
+			free(u);
+		}
+	free(gw);
+}

@@ -1,0 +1,283 @@
+/*
+ * group_commit.c — the storage thread (see group_commit.h).
+ *
+ * Design note: durability and throughput coexist by batching. Every loop iteration takes
+ * *all* queued operations (up to batch_max), runs the writes inside one BEGIN IMMEDIATE …
+ * COMMIT with a savepoint per operation — so a refused request (unknown conversation, say)
+ * undoes only itself — and only after COMMIT has returned (WAL fsynced) are the results
+ * handed back. If COMMIT fails, every write of the group is reported as a storage failure
+ * and none of their appended events is announced: nothing unacknowledged is ever acked.
+ * Reads run after the commit, in queue order, so a read queued after a write sees it.
+ * The loop thread never waits for this thread; it is woken through `wake`.
+ */
+#include "group_commit.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "util.h"
+
+struct group_commit {
+	souk_store *store;
+	size_t batch_max;
+	void (*wake)(void *);
+	void *wake_ud;
+
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	gc_op *q_head, *q_tail;
+	size_t queued;
+	size_t running;
+	gc_op *done_head, *done_tail;
+	int stopping;
+};
+
+gc_op *gc_op_new(gc_kind kind)
+{
+	gc_op *op = calloc(1, sizeof(*op));
+	if (op)
+		op->kind = kind;
+	return op;
+}
+
+void gc_op_free(gc_op *op)
+{
+	if (!op)
+		return;
+	souk_wire_frame_free(op->frame);
+	free(op->conv);
+	store_events_free(&op->events);
+	if (op->app) {
+		store_app_clear(op->app);
+		free(op->app);
+	}
+	store_appends_clear(&op->appends);
+	free(op);
+}
+
+static int is_write(const gc_op *op)
+{
+	return op->kind < GC_READ_EVENTS;
+}
+
+static int run_write(souk_store *s, gc_op *op)
+{
+	const struct souk_store_ops *o = s->ops;
+	switch (op->kind) {
+	case GC_SEND: {
+		const Souk__V1__Send *snd = op->frame->send;
+		store_send_req req = {
+			.app_id = op->app_id,
+			.user_id = op->user_id,
+			.device_id = op->device_id,
+			.client_msg_id = snd->client_msg_id.data,
+			.conversation_id = snd->conversation_id,
+			.content = snd->content,
+			.sender_kind = SOUK__V1__SENDER_KIND__SENDER_SHOPPER,
+			.sender_name = "",
+			.now_ms = op->now_ms,
+		};
+		return o->send(s, &req, &op->send, &op->appends);
+	}
+	case GC_OPEN_SUPPORT:
+		op->conv = calloc(1, sizeof(*op->conv));
+		if (!op->conv)
+			return -1;
+		return o->open_support(s, op->app_id, op->user_id, op->now_ms, op->conv,
+				       &op->appends);
+	case GC_OPEN_CONVERSATION:
+		op->conv = calloc(1, sizeof(*op->conv));
+		if (!op->conv)
+			return -1;
+		return o->open_conversation(s, op->app_id, op->user_id, op->conversation_id,
+					    op->conv);
+	case GC_MARK_READ:
+		return o->mark_read(s, op->app_id, op->user_id, op->conversation_id, op->seq,
+				    op->now_ms, &op->appends);
+	case GC_DEVICE_CONNECT:
+		return o->device_connect(s, op->app_id, op->user_id, op->device_id, op->platform,
+					 op->sdk_version, op->seq, op->now_ms, &op->head_seq);
+	case GC_DEVICE_ACK:
+		return o->device_ack(s, op->app_id, op->user_id, op->device_id, op->seq,
+				     op->now_ms);
+	default:
+		return -1;
+	}
+}
+
+static int run_read(souk_store *s, gc_op *op)
+{
+	switch (op->kind) {
+	case GC_READ_EVENTS:
+		return s->ops->read_events(s, op->app_id, op->user_id, op->seq, op->limit,
+					   &op->events);
+	case GC_LOAD_APP:
+		op->app = calloc(1, sizeof(*op->app));
+		if (!op->app)
+			return -1;
+		return s->ops->load_app(s, op->app_id, op->app);
+	default:
+		return -1;
+	}
+}
+
+static void run_batch(group_commit *gc, gc_op *batch, size_t n)
+{
+	souk_store *s = gc->store;
+	size_t writes = 0;
+	for (gc_op *op = batch; op; op = op->next)
+		writes += is_write(op);
+
+	if (writes) {
+		int64_t t0 = souk_mono_us();
+		int began = s->ops->begin(s) == 0;
+		for (gc_op *op = batch; op; op = op->next) {
+			if (!is_write(op))
+				continue;
+			if (!began) {
+				op->status = -1;
+				continue;
+			}
+			if (s->ops->savepoint(s)) {
+				op->status = -1;
+				continue;
+			}
+			op->status = run_write(s, op);
+			s->ops->release(s, op->status == 0);
+			if (op->status != 0)
+				store_appends_clear(&op->appends);
+		}
+		if (began && s->ops->commit(s) != 0) {
+			s->ops->rollback(s);
+			began = 0;
+			atomic_fetch_add(&g_metrics.commit_failures, 1);
+			for (gc_op *op = batch; op; op = op->next) {
+				if (is_write(op) && op->status == 0) {
+					op->status = -1;
+					store_appends_clear(&op->appends);
+				}
+			}
+		}
+		if (began)
+			metrics_observe_commit(writes, souk_mono_us() - t0);
+	}
+	for (gc_op *op = batch; op; op = op->next)
+		if (!is_write(op))
+			op->status = run_read(s, op);
+	(void)n;
+}
+
+static void *storage_main(void *arg)
+{
+	group_commit *gc = arg;
+	pthread_mutex_lock(&gc->mu);
+	for (;;) {
+		while (!gc->q_head && !gc->stopping)
+			pthread_cond_wait(&gc->cv, &gc->mu);
+		if (!gc->q_head && gc->stopping)
+			break;
+		/* take up to batch_max queued operations */
+		gc_op *batch = gc->q_head, *last = batch;
+		size_t n = 1;
+		while (last->next && n < gc->batch_max) {
+			last = last->next;
+			n++;
+		}
+		gc->q_head = last->next;
+		if (!gc->q_head)
+			gc->q_tail = NULL;
+		last->next = NULL;
+		gc->queued -= n;
+		gc->running = n;
+		atomic_store(&g_metrics.storage_queue, gc->queued);
+		pthread_mutex_unlock(&gc->mu);
+
+		run_batch(gc, batch, n);
+
+		pthread_mutex_lock(&gc->mu);
+		if (gc->done_tail)
+			gc->done_tail->next = batch;
+		else
+			gc->done_head = batch;
+		gc->done_tail = last;
+		gc->running = 0;
+		pthread_mutex_unlock(&gc->mu);
+		if (gc->wake)
+			gc->wake(gc->wake_ud);
+		pthread_mutex_lock(&gc->mu);
+	}
+	pthread_mutex_unlock(&gc->mu);
+	return NULL;
+}
+
+group_commit *gc_start(souk_store *store, size_t batch_max, void (*wake)(void *ud), void *ud)
+{
+	group_commit *gc = calloc(1, sizeof(*gc));
+	if (!gc)
+		return NULL;
+	gc->store = store;
+	gc->batch_max = batch_max ? batch_max : 1024;
+	gc->wake = wake;
+	gc->wake_ud = ud;
+	pthread_mutex_init(&gc->mu, NULL);
+	pthread_cond_init(&gc->cv, NULL);
+	if (pthread_create(&gc->thread, NULL, storage_main, gc) != 0) {
+		free(gc);
+		return NULL;
+	}
+	return gc;
+}
+
+void gc_submit(group_commit *gc, gc_op *op)
+{
+	op->next = NULL;
+	pthread_mutex_lock(&gc->mu);
+	if (gc->q_tail)
+		gc->q_tail->next = op;
+	else
+		gc->q_head = op;
+	gc->q_tail = op;
+	gc->queued++;
+	atomic_store(&g_metrics.storage_queue, gc->queued);
+	pthread_cond_signal(&gc->cv);
+	pthread_mutex_unlock(&gc->mu);
+}
+
+gc_op *gc_take_done(group_commit *gc)
+{
+	pthread_mutex_lock(&gc->mu);
+	gc_op *list = gc->done_head;
+	gc->done_head = gc->done_tail = NULL;
+	pthread_mutex_unlock(&gc->mu);
+	return list;
+}
+
+size_t gc_in_flight(group_commit *gc)
+{
+	pthread_mutex_lock(&gc->mu);
+	size_t n = gc->queued + gc->running;
+	pthread_mutex_unlock(&gc->mu);
+	return n;
+}
+
+void gc_stop(group_commit *gc)
+{
+	if (!gc)
+		return;
+	pthread_mutex_lock(&gc->mu);
+	gc->stopping = 1;
+	pthread_cond_signal(&gc->cv);
+	pthread_mutex_unlock(&gc->mu);
+	pthread_join(gc->thread, NULL);
+	for (gc_op *op = gc->done_head, *next; op; op = next) {
+		next = op->next;
+		gc_op_free(op);
+	}
+	gc->store->ops->close(gc->store);
+	pthread_mutex_destroy(&gc->mu);
+	pthread_cond_destroy(&gc->cv);
+	free(gc);
+}

@@ -1,0 +1,79 @@
+/*
+ * group_commit.h — the storage thread. It alone touches the database: it drains every
+ * queued operation into one transaction, commits once (one fsync for the whole group),
+ * runs the queued reads, and hands the finished operations back to the event loop thread
+ * through a done list plus a wake callback (lws_cancel_service in soukd).
+ */
+#ifndef SOUK_SERVER_GROUP_COMMIT_H
+#define SOUK_SERVER_GROUP_COMMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+typedef enum gc_kind {
+	/* writes: run inside the group transaction */
+	GC_SEND,
+	GC_OPEN_SUPPORT,
+	GC_OPEN_CONVERSATION,
+	GC_MARK_READ,
+	GC_DEVICE_CONNECT,
+	GC_DEVICE_ACK,
+	/* reads: run after the group commit */
+	GC_READ_EVENTS,
+	GC_LOAD_APP,
+} gc_kind;
+
+typedef struct gc_op {
+	struct gc_op *next;
+	gc_kind kind;
+	uint64_t conn_id;    /* who asked (0: nobody waits) */
+	uint64_t request_id; /* Frame.request_id to answer */
+	int internal;	     /* read issued by the server itself (catch-up), not a request */
+	char app_id[STORE_ID_MAX];
+	char user_id[STORE_ID_MAX];
+	char device_id[STORE_ID_MAX];
+	char conversation_id[STORE_ID_MAX];
+
+	/* inputs */
+	Souk__V1__Frame *frame; /* GC_SEND: the decoded frame, owned by the op */
+	uint64_t seq;		/* ack seq, mark-read position, read after_seq, last_applied */
+	uint32_t limit;
+	int platform;
+	char sdk_version[SOUK_WIRE_MAX_SHORT + 1];
+	int64_t now_ms;
+
+	/* outputs */
+	int status; /* 0, > 0 a souk.v1 ErrorCode, < 0 storage failure */
+	store_send_res send;
+	store_conv *conv;      /* GC_OPEN_*: malloc'ed result */
+	store_events events;   /* GC_READ_EVENTS */
+	store_app *app;	       /* GC_LOAD_APP: malloc'ed result */
+	uint64_t head_seq;     /* GC_DEVICE_CONNECT */
+	store_appends appends; /* events appended by a write, pushed after commit */
+} gc_op;
+
+typedef struct group_commit group_commit;
+
+gc_op *gc_op_new(gc_kind kind);
+void gc_op_free(gc_op *op);
+
+/* Starts the storage thread; it owns `store` from now on. wake(ud) is called from the
+ * storage thread whenever finished operations are waiting. */
+group_commit *gc_start(souk_store *store, size_t batch_max, void (*wake)(void *ud), void *ud);
+
+/* Queues an operation (any thread). Never blocks on disk. */
+void gc_submit(group_commit *gc, gc_op *op);
+
+/* Takes every finished operation, oldest first (loop thread). */
+gc_op *gc_take_done(group_commit *gc);
+
+/* Operations queued or running, not yet handed back. */
+size_t gc_in_flight(group_commit *gc);
+
+/* Finishes every queued operation, stops the thread, closes the store. Finished operations
+ * not yet taken are freed. */
+void gc_stop(group_commit *gc);
+
+#endif

@@ -1,0 +1,921 @@
+/*
+ * store_sqlite.c — the embedded SQLite backend of the store interface (store.h).
+ *
+ * Owns: the database file DATA_DIR/souk.db, its schema and migrations, and every SQL
+ * statement soukd runs on it (prepared once, parameters always bound).
+ *
+ * Durability: WAL with synchronous=FULL, so COMMIT returns only after the WAL is fsynced.
+ * soukd acks nothing before commit() returns 0. soukctl may open the same file while soukd
+ * runs (WAL readers/writers plus busy_timeout).
+ *
+ * Sequences: a user's head_seq lives in `users` and is advanced with an UPSERT...RETURNING
+ * inside the same transaction that inserts the event row, which is what makes the
+ * per-user sequence dense and durable together.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store.h"
+#include "util.h"
+
+#define SCHEMA_VERSION 1
+
+static const char *const MIGRATIONS[] = {
+	/* version 1 */
+	"CREATE TABLE apps("
+	" app_id TEXT PRIMARY KEY, name TEXT NOT NULL, api_key_hash TEXT NOT NULL,"
+	" audience TEXT NOT NULL DEFAULT '', issuer TEXT NOT NULL DEFAULT '',"
+	" created_ms INTEGER NOT NULL);"
+	"CREATE TABLE app_keys("
+	" app_id TEXT NOT NULL, kid TEXT NOT NULL, alg TEXT NOT NULL, key BLOB NOT NULL,"
+	" active INTEGER NOT NULL DEFAULT 1, created_ms INTEGER NOT NULL,"
+	" PRIMARY KEY(app_id, kid)) WITHOUT ROWID;"
+	"CREATE TABLE users("
+	" app_id TEXT NOT NULL, user_id TEXT NOT NULL, head_seq INTEGER NOT NULL DEFAULT 0,"
+	" created_ms INTEGER NOT NULL, PRIMARY KEY(app_id, user_id)) WITHOUT ROWID;"
+	"CREATE TABLE devices("
+	" app_id TEXT NOT NULL, user_id TEXT NOT NULL, device_id TEXT NOT NULL,"
+	" platform INTEGER NOT NULL DEFAULT 0, sdk_version TEXT NOT NULL DEFAULT '',"
+	" cursor INTEGER NOT NULL DEFAULT 0, last_seen_ms INTEGER NOT NULL,"
+	" PRIMARY KEY(app_id, user_id, device_id)) WITHOUT ROWID;"
+	"CREATE TABLE conversations("
+	" conv_id TEXT PRIMARY KEY, app_id TEXT NOT NULL, kind INTEGER NOT NULL,"
+	" owner_user_id TEXT NOT NULL, status INTEGER NOT NULL,"
+	" last_conv_seq INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);"
+	"CREATE UNIQUE INDEX conversations_support ON conversations(app_id, owner_user_id)"
+	" WHERE kind = 1;"
+	"CREATE TABLE participants("
+	" conv_id TEXT NOT NULL, user_id TEXT NOT NULL, kind INTEGER NOT NULL,"
+	" read_conv_seq INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(conv_id, user_id)) WITHOUT ROWID;"
+	"CREATE TABLE messages("
+	" message_id TEXT PRIMARY KEY, app_id TEXT NOT NULL, conv_id TEXT NOT NULL,"
+	" conv_seq INTEGER NOT NULL, sender_id TEXT NOT NULL, sender_kind INTEGER NOT NULL,"
+	" sender_device_id TEXT NOT NULL DEFAULT '', client_msg_id BLOB,"
+	" sender_seq INTEGER NOT NULL DEFAULT 0, server_time_ms INTEGER NOT NULL,"
+	" content BLOB NOT NULL);"
+	"CREATE UNIQUE INDEX messages_dedup ON messages(app_id, sender_id, client_msg_id)"
+	" WHERE client_msg_id IS NOT NULL;"
+	"CREATE UNIQUE INDEX messages_conv ON messages(conv_id, conv_seq);"
+	"CREATE TABLE events("
+	" app_id TEXT NOT NULL, user_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+	" time_ms INTEGER NOT NULL, body BLOB NOT NULL,"
+	" PRIMARY KEY(app_id, user_id, seq)) WITHOUT ROWID;",
+};
+
+enum {
+	Q_MSG_DEDUP,
+	Q_CONV_GET,
+	Q_CONV_SUPPORT,
+	Q_CONV_INSERT,
+	Q_CONV_BUMP,
+	Q_PART_LIST,
+	Q_PART_GET,
+	Q_PART_INSERT,
+	Q_PART_SET_READ,
+	Q_USER_NEXT_SEQ,
+	Q_USER_ENSURE,
+	Q_USER_HEAD,
+	Q_EVENT_INSERT,
+	Q_EVENT_READ,
+	Q_MSG_INSERT,
+	Q_DEVICE_UPSERT,
+	Q_DEVICE_ACK,
+	Q_APP_GET,
+	Q_APP_KEYS,
+	Q_APP_INSERT,
+	Q_KEY_INSERT,
+	Q_KEY_REVOKE,
+	Q_APP_LIST,
+	Q_COUNT
+};
+
+static const char *const SQL[Q_COUNT] = {
+	[Q_MSG_DEDUP] = "SELECT message_id, sender_seq, conv_seq, server_time_ms FROM messages"
+			" WHERE app_id = ?1 AND sender_id = ?2 AND client_msg_id = ?3",
+	[Q_CONV_GET] = "SELECT app_id, status, last_conv_seq, created_ms FROM conversations"
+		       " WHERE conv_id = ?1",
+	[Q_CONV_SUPPORT] = "SELECT conv_id FROM conversations"
+			   " WHERE app_id = ?1 AND owner_user_id = ?2 AND kind = 1",
+	[Q_CONV_INSERT] = "INSERT INTO conversations(conv_id, app_id, kind, owner_user_id, status,"
+			  " last_conv_seq, created_ms) VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6)",
+	[Q_CONV_BUMP] = "UPDATE conversations SET last_conv_seq = last_conv_seq + 1"
+			" WHERE conv_id = ?1 RETURNING last_conv_seq",
+	[Q_PART_LIST] =
+		"SELECT user_id, kind FROM participants WHERE conv_id = ?1 ORDER BY user_id",
+	[Q_PART_GET] = "SELECT kind, read_conv_seq FROM participants"
+		       " WHERE conv_id = ?1 AND user_id = ?2",
+	[Q_PART_INSERT] = "INSERT INTO participants(conv_id, user_id, kind) VALUES(?1, ?2, ?3)",
+	[Q_PART_SET_READ] = "UPDATE participants SET read_conv_seq = ?3"
+			    " WHERE conv_id = ?1 AND user_id = ?2",
+	[Q_USER_NEXT_SEQ] = "INSERT INTO users(app_id, user_id, head_seq, created_ms)"
+			    " VALUES(?1, ?2, 1, ?3) ON CONFLICT(app_id, user_id)"
+			    " DO UPDATE SET head_seq = head_seq + 1 RETURNING head_seq",
+	[Q_USER_ENSURE] = "INSERT OR IGNORE INTO users(app_id, user_id, head_seq, created_ms)"
+			  " VALUES(?1, ?2, 0, ?3)",
+	[Q_USER_HEAD] = "SELECT head_seq FROM users WHERE app_id = ?1 AND user_id = ?2",
+	[Q_EVENT_INSERT] = "INSERT INTO events(app_id, user_id, seq, time_ms, body)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[Q_EVENT_READ] = "SELECT seq, body FROM events WHERE app_id = ?1 AND user_id = ?2"
+			 " AND seq > ?3 ORDER BY seq LIMIT ?4",
+	[Q_MSG_INSERT] =
+		"INSERT INTO messages(message_id, app_id, conv_id, conv_seq, sender_id,"
+		" sender_kind, sender_device_id, client_msg_id, sender_seq, server_time_ms,"
+		" content) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[Q_DEVICE_UPSERT] =
+		"INSERT INTO devices(app_id, user_id, device_id, platform, sdk_version,"
+		" cursor, last_seen_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+		" ON CONFLICT(app_id, user_id, device_id) DO UPDATE SET"
+		" platform = excluded.platform, sdk_version = excluded.sdk_version,"
+		" cursor = max(cursor, excluded.cursor), last_seen_ms = excluded.last_seen_ms",
+	[Q_DEVICE_ACK] = "UPDATE devices SET cursor = max(cursor, ?4), last_seen_ms = ?5"
+			 " WHERE app_id = ?1 AND user_id = ?2 AND device_id = ?3",
+	[Q_APP_GET] = "SELECT name, audience, issuer FROM apps WHERE app_id = ?1",
+	[Q_APP_KEYS] = "SELECT kid, alg, key FROM app_keys WHERE app_id = ?1 AND active = 1"
+		       " ORDER BY created_ms DESC",
+	[Q_APP_INSERT] =
+		"INSERT INTO apps(app_id, name, api_key_hash, audience, issuer, created_ms)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_KEY_INSERT] = "INSERT INTO app_keys(app_id, kid, alg, key, active, created_ms)"
+			 " VALUES(?1, ?2, ?3, ?4, 1, ?5) ON CONFLICT(app_id, kid) DO UPDATE SET"
+			 " alg = excluded.alg, key = excluded.key, active = 1,"
+			 " created_ms = excluded.created_ms",
+	[Q_KEY_REVOKE] = "UPDATE app_keys SET active = 0 WHERE app_id = ?1 AND kid = ?2",
+	[Q_APP_LIST] = "SELECT app_id FROM apps ORDER BY created_ms",
+};
+
+typedef struct sqlite_store {
+	souk_store base;
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_COUNT];
+} sqlite_store;
+
+static sqlite3_stmt *Q(souk_store *s, int which)
+{
+	sqlite3_stmt *st = ((sqlite_store *)s)->q[which];
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		souk_log(SOUK_LOG_ERROR, "sqlite: %s", msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void txt(sqlite3_stmt *st, int i, const char *v)
+{
+	sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+/* A step that must produce SQLITE_DONE. */
+static int step_done(souk_store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		souk_log(SOUK_LOG_ERROR, "sqlite step: %s",
+			 sqlite3_errmsg(((sqlite_store *)s)->db));
+		return -1;
+	}
+	return 0;
+}
+
+void store_appends_clear(store_appends *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i].event.data);
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+int store_appends_push(store_appends *a, const char *user_id, uint64_t seq, store_blob ev)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 4;
+		store_appended *v = realloc(a->v, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		a->v = v;
+		a->cap = cap;
+	}
+	store_appended *e = &a->v[a->n++];
+	snprintf(e->user_id, sizeof(e->user_id), "%s", user_id);
+	e->seq = seq;
+	e->event = ev;
+	return 0;
+}
+
+void store_events_free(store_events *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->v[i].data);
+	free(e->v);
+	free(e->seq);
+	memset(e, 0, sizeof(*e));
+}
+
+void store_app_clear(store_app *a)
+{
+	for (size_t i = 0; i < a->n_keys; i++)
+		free(a->keys[i].key);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ---- transactions ------------------------------------------------------------------ */
+
+static int sq_begin(souk_store *s)
+{
+	return exec(((sqlite_store *)s)->db, "BEGIN IMMEDIATE");
+}
+
+static int sq_commit(souk_store *s)
+{
+	return exec(((sqlite_store *)s)->db, "COMMIT");
+}
+
+static void sq_rollback(souk_store *s)
+{
+	sqlite3 *db = ((sqlite_store *)s)->db;
+	if (!sqlite3_get_autocommit(db))
+		exec(db, "ROLLBACK");
+}
+
+static int sq_savepoint(souk_store *s)
+{
+	return exec(((sqlite_store *)s)->db, "SAVEPOINT op");
+}
+
+static void sq_release(souk_store *s, int ok)
+{
+	sqlite3 *db = ((sqlite_store *)s)->db;
+	if (!ok)
+		exec(db, "ROLLBACK TO op");
+	exec(db, "RELEASE op");
+}
+
+/* ---- helpers used inside write transactions --------------------------------------- */
+
+/* Appends `ev` (seq and time filled here) to the stream of app/user. */
+static int append_event(souk_store *s, const char *app_id, const char *user_id, Souk__V1__Event *ev,
+			int64_t now_ms, store_appends *out)
+{
+	sqlite3_stmt *st = Q(s, Q_USER_NEXT_SEQ);
+	txt(st, 1, app_id);
+	txt(st, 2, user_id);
+	sqlite3_bind_int64(st, 3, now_ms);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return -1;
+	uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+
+	ev->seq = seq;
+	ev->server_time_ms = now_ms;
+	size_t len = souk__v1__event__get_packed_size(ev);
+	uint8_t *buf = malloc(len ? len : 1);
+	if (!buf)
+		return -1;
+	souk__v1__event__pack(ev, buf);
+
+	st = Q(s, Q_EVENT_INSERT);
+	txt(st, 1, app_id);
+	txt(st, 2, user_id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)seq);
+	sqlite3_bind_int64(st, 4, now_ms);
+	sqlite3_bind_blob(st, 5, buf, (int)len, SQLITE_STATIC);
+	if (step_done(s, st) < 0 || store_appends_push(out, user_id, seq, (store_blob){buf, len})) {
+		free(buf);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_conv(souk_store *s, const char *app_id, const char *conv_id, store_conv *c)
+{
+	sqlite3_stmt *st = Q(s, Q_CONV_GET);
+	txt(st, 1, conv_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return SOUK__V1__ERROR_CODE__CONVERSATION_NOT_FOUND;
+	if (rc != SQLITE_ROW)
+		return -1;
+	const unsigned char *app = sqlite3_column_text(st, 0);
+	if (!app || strcmp((const char *)app, app_id) != 0) /* another app's: not found */
+		return SOUK__V1__ERROR_CODE__CONVERSATION_NOT_FOUND;
+	memset(c, 0, sizeof(*c));
+	snprintf(c->conversation_id, sizeof(c->conversation_id), "%s", conv_id);
+	c->status = sqlite3_column_int(st, 1);
+	c->last_conv_seq = (uint64_t)sqlite3_column_int64(st, 2);
+	c->created_ms = sqlite3_column_int64(st, 3);
+	sqlite3_reset(st);
+
+	st = Q(s, Q_PART_LIST);
+	txt(st, 1, conv_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	       c->n_participants < STORE_MAX_PARTICIPANTS) {
+		copy_col(c->participants[c->n_participants].user_id, STORE_ID_MAX, st, 0);
+		c->participants[c->n_participants].kind = sqlite3_column_int(st, 1);
+		c->n_participants++;
+	}
+	sqlite3_reset(st);
+	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : -1;
+}
+
+static int is_participant(souk_store *s, const char *conv_id, const char *user_id,
+			  uint64_t *read_seq)
+{
+	sqlite3_stmt *st = Q(s, Q_PART_GET);
+	txt(st, 1, conv_id);
+	txt(st, 2, user_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (read_seq)
+			*read_seq = (uint64_t)sqlite3_column_int64(st, 1);
+		sqlite3_reset(st);
+		return 1;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Participants with their own event stream (shoppers). Agents and bots are reached through
+ * the agent backend, not through a stream. */
+static int has_stream(int kind)
+{
+	return kind == SOUK__V1__SENDER_KIND__SENDER_SHOPPER;
+}
+
+/* ---- writes ------------------------------------------------------------------------ */
+
+static int sq_send(souk_store *s, const store_send_req *r, store_send_res *res, store_appends *out)
+{
+	memset(res, 0, sizeof(*res));
+	sqlite3_stmt *st = Q(s, Q_MSG_DEDUP);
+	txt(st, 1, r->app_id);
+	txt(st, 2, r->user_id);
+	sqlite3_bind_blob(st, 3, r->client_msg_id, SOUK_WIRE_CLIENT_MSG_ID_LEN, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		copy_col(res->message_id, sizeof(res->message_id), st, 0);
+		res->seq = (uint64_t)sqlite3_column_int64(st, 1);
+		res->conv_seq = (uint64_t)sqlite3_column_int64(st, 2);
+		res->server_time_ms = sqlite3_column_int64(st, 3);
+		res->duplicate = 1;
+		sqlite3_reset(st);
+		return 0;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+
+	store_conv conv;
+	rc = load_conv(s, r->app_id, r->conversation_id, &conv);
+	if (rc)
+		return rc;
+	rc = is_participant(s, r->conversation_id, r->user_id, NULL);
+	if (rc <= 0)
+		return rc < 0 ? -1 : SOUK__V1__ERROR_CODE__NOT_A_PARTICIPANT;
+
+	st = Q(s, Q_CONV_BUMP);
+	txt(st, 1, r->conversation_id);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return -1;
+	uint64_t conv_seq = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+
+	char id[STORE_ID_MAX] = "msg_";
+	if (souk_random_hex(id + 4, 12) < 0)
+		return -1;
+
+	Souk__V1__Message msg = SOUK__V1__MESSAGE__INIT;
+	msg.message_id = id;
+	msg.client_msg_id.data = (uint8_t *)r->client_msg_id;
+	msg.client_msg_id.len = SOUK_WIRE_CLIENT_MSG_ID_LEN;
+	msg.conversation_id = (char *)r->conversation_id;
+	msg.conv_seq = conv_seq;
+	msg.sender_id = (char *)r->user_id;
+	msg.sender_kind = (Souk__V1__SenderKind)r->sender_kind;
+	msg.sender_name = (char *)(r->sender_name ? r->sender_name : "");
+	msg.sender_device_id = (char *)(r->device_id ? r->device_id : "");
+	msg.content = (Souk__V1__Content *)r->content;
+	msg.server_time_ms = r->now_ms;
+	Souk__V1__Event ev = SOUK__V1__EVENT__INIT;
+	ev.body_case = SOUK__V1__EVENT__BODY_MESSAGE;
+	ev.message = &msg;
+
+	uint64_t sender_seq = 0;
+	for (size_t i = 0; i < conv.n_participants; i++) {
+		if (!has_stream(conv.participants[i].kind))
+			continue;
+		if (append_event(s, r->app_id, conv.participants[i].user_id, &ev, r->now_ms, out))
+			return -1;
+		if (strcmp(conv.participants[i].user_id, r->user_id) == 0)
+			sender_seq = out->v[out->n - 1].seq;
+	}
+
+	size_t clen = souk__v1__content__get_packed_size(r->content);
+	uint8_t *cbuf = malloc(clen ? clen : 1);
+	if (!cbuf)
+		return -1;
+	souk__v1__content__pack(r->content, cbuf);
+	st = Q(s, Q_MSG_INSERT);
+	txt(st, 1, id);
+	txt(st, 2, r->app_id);
+	txt(st, 3, r->conversation_id);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)conv_seq);
+	txt(st, 5, r->user_id);
+	sqlite3_bind_int(st, 6, r->sender_kind);
+	txt(st, 7, r->device_id);
+	sqlite3_bind_blob(st, 8, r->client_msg_id, SOUK_WIRE_CLIENT_MSG_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)sender_seq);
+	sqlite3_bind_int64(st, 10, r->now_ms);
+	sqlite3_bind_blob(st, 11, cbuf, (int)clen, SQLITE_STATIC);
+	rc = step_done(s, st);
+	sqlite3_reset(st);
+	free(cbuf);
+	if (rc)
+		return -1;
+
+	snprintf(res->message_id, sizeof(res->message_id), "%s", id);
+	res->seq = sender_seq;
+	res->conv_seq = conv_seq;
+	res->server_time_ms = r->now_ms;
+	return 0;
+}
+
+static void conv_to_proto(const store_conv *c, Souk__V1__ConversationInfo *info,
+			  Souk__V1__Participant *parts, Souk__V1__Participant **pp)
+{
+	info->conversation_id = (char *)c->conversation_id;
+	info->status = (Souk__V1__ConversationStatus)c->status;
+	info->last_conv_seq = c->last_conv_seq;
+	info->created_ms = c->created_ms;
+	info->created = c->created;
+	info->n_participants = c->n_participants;
+	info->participants = pp;
+	for (size_t i = 0; i < c->n_participants; i++) {
+		souk__v1__participant__init(&parts[i]);
+		parts[i].user_id = (char *)c->participants[i].user_id;
+		parts[i].kind = (Souk__V1__SenderKind)c->participants[i].kind;
+		pp[i] = &parts[i];
+	}
+}
+
+static int sq_open_support(souk_store *s, const char *app_id, const char *user_id, int64_t now_ms,
+			   store_conv *res, store_appends *out)
+{
+	sqlite3_stmt *st = Q(s, Q_CONV_SUPPORT);
+	txt(st, 1, app_id);
+	txt(st, 2, user_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		char id[STORE_ID_MAX];
+		copy_col(id, sizeof(id), st, 0);
+		sqlite3_reset(st);
+		return load_conv(s, app_id, id, res);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+
+	char id[STORE_ID_MAX] = "conv_";
+	if (souk_random_hex(id + 5, 12) < 0)
+		return -1;
+	st = Q(s, Q_CONV_INSERT);
+	txt(st, 1, id);
+	txt(st, 2, app_id);
+	sqlite3_bind_int(st, 3, SOUK__V1__CONVERSATION_KIND__CONVERSATION_SUPPORT);
+	txt(st, 4, user_id);
+	sqlite3_bind_int(st, 5, SOUK__V1__CONVERSATION_STATUS__CONVERSATION_OPEN);
+	sqlite3_bind_int64(st, 6, now_ms);
+	if (step_done(s, st))
+		return -1;
+	st = Q(s, Q_PART_INSERT);
+	txt(st, 1, id);
+	txt(st, 2, user_id);
+	sqlite3_bind_int(st, 3, SOUK__V1__SENDER_KIND__SENDER_SHOPPER);
+	if (step_done(s, st))
+		return -1;
+	if ((rc = load_conv(s, app_id, id, res)) != 0)
+		return rc < 0 ? rc : -1;
+	res->created = 1;
+
+	Souk__V1__ConversationInfo info = SOUK__V1__CONVERSATION_INFO__INIT;
+	Souk__V1__Participant parts[STORE_MAX_PARTICIPANTS], *pp[STORE_MAX_PARTICIPANTS];
+	conv_to_proto(res, &info, parts, pp);
+	Souk__V1__Event ev = SOUK__V1__EVENT__INIT;
+	ev.body_case = SOUK__V1__EVENT__BODY_CONVERSATION;
+	ev.conversation = &info;
+	return append_event(s, app_id, user_id, &ev, now_ms, out);
+}
+
+static int sq_open_conversation(souk_store *s, const char *app_id, const char *user_id,
+				const char *conv_id, store_conv *res)
+{
+	int rc = load_conv(s, app_id, conv_id, res);
+	if (rc)
+		return rc;
+	rc = is_participant(s, conv_id, user_id, NULL);
+	return rc < 0 ? -1 : rc == 0 ? SOUK__V1__ERROR_CODE__NOT_A_PARTICIPANT : 0;
+}
+
+static int sq_mark_read(souk_store *s, const char *app_id, const char *user_id, const char *conv_id,
+			uint64_t up_to, int64_t now_ms, store_appends *out)
+{
+	store_conv conv;
+	int rc = load_conv(s, app_id, conv_id, &conv);
+	if (rc)
+		return rc;
+	uint64_t read_seq = 0;
+	rc = is_participant(s, conv_id, user_id, &read_seq);
+	if (rc <= 0)
+		return rc < 0 ? -1 : SOUK__V1__ERROR_CODE__NOT_A_PARTICIPANT;
+	if (up_to > conv.last_conv_seq)
+		up_to = conv.last_conv_seq;
+	if (up_to <= read_seq)
+		return 0; /* nothing new read: no event */
+	sqlite3_stmt *st = Q(s, Q_PART_SET_READ);
+	txt(st, 1, conv_id);
+	txt(st, 2, user_id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)up_to);
+	if (step_done(s, st))
+		return -1;
+
+	Souk__V1__Receipt rec = SOUK__V1__RECEIPT__INIT;
+	rec.conversation_id = (char *)conv_id;
+	rec.user_id = (char *)user_id;
+	rec.kind = SOUK__V1__RECEIPT_KIND__RECEIPT_READ;
+	rec.up_to_conv_seq = up_to;
+	Souk__V1__Event ev = SOUK__V1__EVENT__INIT;
+	ev.body_case = SOUK__V1__EVENT__BODY_RECEIPT;
+	ev.receipt = &rec;
+	for (size_t i = 0; i < conv.n_participants; i++) {
+		if (!has_stream(conv.participants[i].kind))
+			continue;
+		if (append_event(s, app_id, conv.participants[i].user_id, &ev, now_ms, out))
+			return -1;
+	}
+	return 0;
+}
+
+static uint64_t user_head(souk_store *s, const char *app_id, const char *user_id, int *err)
+{
+	sqlite3_stmt *st = Q(s, Q_USER_HEAD);
+	txt(st, 1, app_id);
+	txt(st, 2, user_id);
+	int rc = sqlite3_step(st);
+	uint64_t head = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		*err = -1;
+	sqlite3_reset(st);
+	return head;
+}
+
+static int sq_device_connect(souk_store *s, const char *app_id, const char *user_id,
+			     const char *device_id, int platform, const char *sdk_version,
+			     uint64_t last_applied, int64_t now_ms, uint64_t *head_seq)
+{
+	sqlite3_stmt *st = Q(s, Q_USER_ENSURE);
+	txt(st, 1, app_id);
+	txt(st, 2, user_id);
+	sqlite3_bind_int64(st, 3, now_ms);
+	if (step_done(s, st))
+		return -1;
+	int err = 0;
+	uint64_t head = user_head(s, app_id, user_id, &err);
+	if (err)
+		return -1;
+	st = Q(s, Q_DEVICE_UPSERT);
+	txt(st, 1, app_id);
+	txt(st, 2, user_id);
+	txt(st, 3, device_id);
+	sqlite3_bind_int(st, 4, platform);
+	txt(st, 5, sdk_version);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)(last_applied < head ? last_applied : head));
+	sqlite3_bind_int64(st, 7, now_ms);
+	if (step_done(s, st))
+		return -1;
+	*head_seq = head;
+	return 0;
+}
+
+static int sq_device_ack(souk_store *s, const char *app_id, const char *user_id,
+			 const char *device_id, uint64_t seq, int64_t now_ms)
+{
+	sqlite3_stmt *st = Q(s, Q_DEVICE_ACK);
+	txt(st, 1, app_id);
+	txt(st, 2, user_id);
+	txt(st, 3, device_id);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)seq);
+	sqlite3_bind_int64(st, 5, now_ms);
+	return step_done(s, st);
+}
+
+/* ---- reads ------------------------------------------------------------------------- */
+
+static int sq_read_events(souk_store *s, const char *app_id, const char *user_id,
+			  uint64_t after_seq, uint32_t limit, store_events *out)
+{
+	memset(out, 0, sizeof(*out));
+	int err = 0;
+	/* head first: events read below are all <= head, and any later commit only adds */
+	out->head_seq = user_head(s, app_id, user_id, &err);
+	if (err)
+		return -1;
+	if (limit == 0)
+		limit = 1;
+	out->v = calloc(limit, sizeof(*out->v));
+	out->seq = calloc(limit, sizeof(*out->seq));
+	if (!out->v || !out->seq) {
+		store_events_free(out);
+		return -1;
+	}
+	sqlite3_stmt *st = Q(s, Q_EVENT_READ);
+	txt(st, 1, app_id);
+	txt(st, 2, user_id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)after_seq);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)limit + 1);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (out->n == limit) {
+			out->has_more = 1;
+			break;
+		}
+		uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+		if (seq > out->head_seq) /* committed after the head was read */
+			break;
+		const void *b = sqlite3_column_blob(st, 1);
+		size_t n = (size_t)sqlite3_column_bytes(st, 1);
+		uint8_t *copy = malloc(n ? n : 1);
+		if (!copy) {
+			sqlite3_reset(st);
+			store_events_free(out);
+			return -1;
+		}
+		if (n)
+			memcpy(copy, b, n);
+		out->v[out->n] = (store_blob){copy, n};
+		out->seq[out->n] = seq;
+		out->n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_events_free(out);
+		return -1;
+	}
+	if (out->n && out->seq[out->n - 1] < out->head_seq)
+		out->has_more = 1;
+	return 0;
+}
+
+static int sq_load_app(souk_store *s, const char *app_id, store_app *out)
+{
+	memset(out, 0, sizeof(*out));
+	sqlite3_stmt *st = Q(s, Q_APP_GET);
+	txt(st, 1, app_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return SOUK__V1__ERROR_CODE__UNKNOWN_APP;
+	if (rc != SQLITE_ROW)
+		return -1;
+	snprintf(out->app_id, sizeof(out->app_id), "%s", app_id);
+	copy_col(out->name, sizeof(out->name), st, 0);
+	copy_col(out->audience, sizeof(out->audience), st, 1);
+	copy_col(out->issuer, sizeof(out->issuer), st, 2);
+	sqlite3_reset(st);
+
+	st = Q(s, Q_APP_KEYS);
+	txt(st, 1, app_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && out->n_keys < STORE_MAX_KEYS) {
+		store_key *k = &out->keys[out->n_keys];
+		copy_col(k->kid, sizeof(k->kid), st, 0);
+		copy_col(k->alg, sizeof(k->alg), st, 1);
+		size_t n = (size_t)sqlite3_column_bytes(st, 2);
+		k->key = malloc(n + 1);
+		if (!k->key)
+			break;
+		memcpy(k->key, sqlite3_column_blob(st, 2), n);
+		k->key[n] = '\0';
+		k->key_len = n;
+		out->n_keys++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_app_clear(out);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- administration ---------------------------------------------------------------- */
+
+static int sq_app_create(souk_store *s, const char *name, const char *audience, const char *issuer,
+			 store_app_created *out)
+{
+	memset(out, 0, sizeof(*out));
+	strcpy(out->app_id, "app_");
+	strcpy(out->api_key, "sk_");
+	if (souk_random_hex(out->app_id + 4, 8) || souk_random_hex(out->api_key + 3, 24) ||
+	    souk_random_hex(out->jwt_secret, 32))
+		return -1;
+	char hash[65];
+	souk_sha256_hex(out->api_key, strlen(out->api_key), hash);
+	int64_t now = souk_now_ms();
+	if (sq_begin(s))
+		return -1;
+	sqlite3_stmt *st = Q(s, Q_APP_INSERT);
+	txt(st, 1, out->app_id);
+	txt(st, 2, name);
+	txt(st, 3, hash);
+	txt(st, 4, audience);
+	txt(st, 5, issuer);
+	sqlite3_bind_int64(st, 6, now);
+	if (step_done(s, st))
+		goto fail;
+	st = Q(s, Q_KEY_INSERT);
+	txt(st, 1, out->app_id);
+	txt(st, 2, "default");
+	txt(st, 3, "HS256");
+	sqlite3_bind_blob(st, 4, out->jwt_secret, (int)strlen(out->jwt_secret), SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
+	if (step_done(s, st))
+		goto fail;
+	return sq_commit(s);
+fail:
+	sq_rollback(s);
+	return -1;
+}
+
+static int sq_app_add_key(souk_store *s, const char *app_id, const char *kid, const char *alg,
+			  const char *key, size_t key_len)
+{
+	store_app app;
+	int rc = sq_load_app(s, app_id, &app);
+	store_app_clear(&app);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = Q(s, Q_KEY_INSERT);
+	txt(st, 1, app_id);
+	txt(st, 2, kid);
+	txt(st, 3, alg);
+	sqlite3_bind_blob(st, 4, key, (int)key_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, souk_now_ms());
+	return step_done(s, st);
+}
+
+static int sq_app_revoke_key(souk_store *s, const char *app_id, const char *kid)
+{
+	sqlite3_stmt *st = Q(s, Q_KEY_REVOKE);
+	txt(st, 1, app_id);
+	txt(st, 2, kid);
+	if (step_done(s, st))
+		return -1;
+	return sqlite3_changes(((sqlite_store *)s)->db) ? 0 : SOUK__V1__ERROR_CODE__UNKNOWN_KEY;
+}
+
+static int sq_app_list(souk_store *s, void (*each)(const store_app *, void *), void *ud)
+{
+	sqlite3_stmt *st = Q(s, Q_APP_LIST);
+	char ids[256][STORE_ID_MAX];
+	size_t n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 256)
+		copy_col(ids[n++], STORE_ID_MAX, st, 0);
+	sqlite3_reset(st);
+	for (size_t i = 0; i < n; i++) {
+		store_app app;
+		if (sq_load_app(s, ids[i], &app) == 0) {
+			each(&app, ud);
+			store_app_clear(&app);
+		}
+	}
+	return 0;
+}
+
+static void sq_close(souk_store *s)
+{
+	sqlite_store *ss = (sqlite_store *)s;
+	if (!ss)
+		return;
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(ss->q[i]);
+	sqlite3_close(ss->db);
+	free(ss);
+}
+
+static const struct souk_store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.savepoint = sq_savepoint,
+	.release = sq_release,
+	.send = sq_send,
+	.open_support = sq_open_support,
+	.open_conversation = sq_open_conversation,
+	.mark_read = sq_mark_read,
+	.device_connect = sq_device_connect,
+	.device_ack = sq_device_ack,
+	.read_events = sq_read_events,
+	.load_app = sq_load_app,
+	.app_create = sq_app_create,
+	.app_add_key = sq_app_add_key,
+	.app_revoke_key = sq_app_revoke_key,
+	.app_list = sq_app_list,
+};
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (version > SCHEMA_VERSION) {
+		snprintf(err, errlen, "database schema %d is newer than this soukd (%d)", version,
+			 SCHEMA_VERSION);
+		return -1;
+	}
+	for (int v = version; v < SCHEMA_VERSION; v++) {
+		char sql[64];
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if (exec(db, "BEGIN IMMEDIATE") || exec(db, MIGRATIONS[v]) || exec(db, sql) ||
+		    exec(db, "COMMIT")) {
+			exec(db, "ROLLBACK");
+			snprintf(err, errlen, "schema migration to version %d failed", v + 1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+souk_store *store_sqlite_open(const char *data_dir, char *err, size_t errlen)
+{
+	char path[4096];
+	if (mkdir(data_dir, 0700) != 0) {
+		struct stat sb;
+		if (stat(data_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+			snprintf(err, errlen, "cannot create data directory %s", data_dir);
+			return NULL;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/souk.db", data_dir);
+	sqlite_store *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->base.ops = &sqlite_ops;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	sqlite3_stmt *st;
+	const char *mode = "";
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			mode = (const char *)sqlite3_column_text(st, 0);
+		int wal = mode && strcmp(mode, "wal") == 0;
+		sqlite3_finalize(st);
+		if (!wal) {
+			snprintf(err, errlen, "cannot switch %s to WAL mode", path);
+			goto fail;
+		}
+	}
+	if (exec(s->db, "PRAGMA synchronous=FULL") || exec(s->db, "PRAGMA foreign_keys=OFF")) {
+		snprintf(err, errlen, "cannot configure %s", path);
+		goto fail;
+	}
+	if (migrate(s->db, err, errlen))
+		goto fail;
+	for (int i = 0; i < Q_COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i],
+				       NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "prepare failed: %s", sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	}
+	return &s->base;
+fail:
+	sq_close(&s->base);
+	return NULL;
+}
