@@ -1,7 +1,6 @@
 /* auth.c — JWT verification and development token signing (see auth.h). */
 #include "auth.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <jwt.h>
 #include <stdlib.h>
@@ -39,24 +38,22 @@ static int aud_matches(jwt_t *jwt, const char *want)
 	return ok;
 }
 
-/* A numeric claim: 1 present (value in *out), 0 absent, -1 present but not an integer. */
+/* A numeric claim: 1 present (value in *out), 0 absent, -1 present but not an integer.
+ * Read through the claim's JSON: libjwt's jwt_get_grant_int() cannot tell a string from 0. */
 static int int_claim(jwt_t *jwt, const char *name, long *out)
 {
-	errno = 0;
-	long v = jwt_get_grant_int(jwt, name);
-	if (errno == ENOENT) {
-		/* absent, or present with another JSON type */
-		char *json = jwt_get_grants_json(jwt, name);
-		if (json) {
-			free(json);
-			return -1;
-		}
+	char *json = jwt_get_grants_json(jwt, name);
+	if (!json)
 		return 0;
+	json_t *v = json_loads(json, JSON_DECODE_ANY, NULL);
+	free(json);
+	int rc = -1;
+	if (json_is_integer(v)) {
+		*out = (long)json_integer_value(v);
+		rc = 1;
 	}
-	if (errno)
-		return -1;
-	*out = v;
-	return 1;
+	json_decref(v);
+	return rc;
 }
 
 int auth_verify(const store_app *app, const char *token, int64_t now_s, char *user_id,
@@ -80,7 +77,10 @@ int auth_verify(const store_app *app, const char *token, int64_t now_s, char *us
 		goto out;
 	}
 	jwt_alg_t want = jwt_str_alg(key->alg);
-	if (want == JWT_ALG_INVAL || want == JWT_ALG_NONE || jwt_get_alg(peek) != want) {
+	/* without a key libjwt reports alg NONE; the header names the claimed one */
+	const char *claimed = jwt_get_header(peek, "alg");
+	if (want == JWT_ALG_INVAL || want == JWT_ALG_NONE || !claimed ||
+	    jwt_str_alg(claimed) != want) {
 		*why = "token alg is not the algorithm of its key";
 		goto out;
 	}

@@ -1,0 +1,219 @@
+"""Authentication over real sockets: every bad token is refused with its documented code
+(docs/protocol.md#error-codes) and close 4401; good HS256 and ES256 tokens are accepted."""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import time
+import unittest
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from souk_harness import Client, Server, E, pb
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def hs256_raw(header, claims, key):
+    h = b64url(json.dumps(header).encode())
+    p = b64url(json.dumps(claims).encode())
+    sig = hmac.new(key, (h + "." + p).encode(), hashlib.sha256).digest()
+    return h + "." + p + "." + b64url(sig)
+
+
+class AuthTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Server(apps=2).start()
+        cls.app, cls.other = cls.s.apps
+        cls.secret = cls.app["jwt_secret"]
+        key = ec.generate_private_key(ec.SECP256R1())
+        cls.ec_priv = key
+        cls.ec_pub_pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        path = os.path.join(cls.s.dir, "k1.pem")
+        with open(path, "wb") as f:
+            f.write(cls.ec_pub_pem)
+        cls.s.ctl("key", "add", cls.app["app_id"], "k1", "--es256-public-key", path)
+        key2 = ec.generate_private_key(ec.SECP256R1())
+        cls.ec_priv2 = key2
+        path2 = os.path.join(cls.s.dir, "k2.pem")
+        with open(path2, "wb") as f:
+            f.write(key2.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        cls.s.ctl("key", "add", cls.app["app_id"], "k2", "--es256-public-key", path2)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def claims(self, **kw):
+        now = int(time.time())
+        c = {"sub": "alice", "iat": now, "exp": now + 600}
+        c.update(kw)
+        return {k: v for k, v in c.items() if v is not None}
+
+    def refused(self, token, code, app=None):
+        c = Client(self.s)
+        r = c.hello(token, app=app)
+        self.assertEqual(r.WhichOneof("body"), "error", r)
+        self.assertEqual(r.error.code, code, r.error.message)
+        close, _ = c.expect_close()
+        self.assertEqual(close, 4401)
+        c.close()
+
+    def accepted(self, token, user="alice"):
+        c = Client(self.s)
+        r = c.hello(token)
+        self.assertEqual(r.WhichOneof("body"), "welcome", r)
+        self.assertEqual(r.welcome.user_id, user)
+        c.close()
+
+    def test_valid_hs256_from_soukctl(self):
+        self.accepted(self.s.token("alice"))
+
+    def test_valid_es256_with_either_active_kid(self):
+        for kid, key in (("k1", self.ec_priv), ("k2", self.ec_priv2)):
+            tok = jwt.encode(self.claims(), key, algorithm="ES256", headers={"kid": kid})
+            self.accepted(tok)
+
+    def test_alg_none(self):
+        tok = jwt.encode(self.claims(), None, algorithm="none")
+        self.refused(tok, E.TOKEN_INVALID)
+
+    def test_alg_none_with_kid_of_es256_key(self):
+        tok = jwt.encode(self.claims(), None, algorithm="none", headers={"kid": "k1"})
+        self.refused(tok, E.TOKEN_INVALID)
+
+    def test_hs256_signed_with_the_public_key(self):
+        tok = hs256_raw({"alg": "HS256", "typ": "JWT", "kid": "k1"}, self.claims(),
+                        self.ec_pub_pem)
+        self.refused(tok, E.TOKEN_INVALID)
+
+    def test_wrong_secret(self):
+        tok = jwt.encode(self.claims(), "not-the-secret", algorithm="HS256")
+        self.refused(tok, E.TOKEN_INVALID)
+
+    def test_other_apps_secret(self):
+        tok = jwt.encode(self.claims(), self.other["jwt_secret"], algorithm="HS256")
+        self.refused(tok, E.TOKEN_INVALID)
+
+    def test_es256_signed_by_unregistered_key(self):
+        k = ec.generate_private_key(ec.SECP256R1())
+        tok = jwt.encode(self.claims(), k, algorithm="ES256", headers={"kid": "k1"})
+        self.refused(tok, E.TOKEN_INVALID)
+
+    def test_expired(self):
+        now = int(time.time())
+        tok = jwt.encode(self.claims(iat=now - 7200, exp=now - 3600), self.secret, algorithm="HS256")
+        self.refused(tok, E.TOKEN_EXPIRED)
+
+    def test_not_yet_valid(self):
+        now = int(time.time())
+        tok = jwt.encode(self.claims(nbf=now + 3600), self.secret, algorithm="HS256")
+        self.refused(tok, E.TOKEN_NOT_YET_VALID)
+
+    def test_missing_exp(self):
+        tok = jwt.encode(self.claims(exp=None), self.secret, algorithm="HS256")
+        self.refused(tok, E.TOKEN_CLAIMS)
+
+    def test_missing_sub(self):
+        tok = jwt.encode(self.claims(sub=None), self.secret, algorithm="HS256")
+        self.refused(tok, E.TOKEN_CLAIMS)
+
+    def test_exp_not_a_number(self):
+        tok = jwt.encode(self.claims(exp="tomorrow"), self.secret, algorithm="HS256")
+        self.refused(tok, E.TOKEN_CLAIMS)
+
+    def test_unknown_kid(self):
+        tok = jwt.encode(self.claims(), self.ec_priv, algorithm="ES256", headers={"kid": "nope"})
+        self.refused(tok, E.UNKNOWN_KEY)
+
+    def test_revoked_kid(self):
+        k = ec.generate_private_key(ec.SECP256R1())
+        path = os.path.join(self.s.dir, "k3.pem")
+        with open(path, "wb") as f:
+            f.write(k.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        # a fresh app, so that soukd has not cached its keys
+        app = self.s.create_app("rot")
+        self.s.ctl("key", "add", app["app_id"], "k3", "--es256-public-key", path)
+        self.s.ctl("key", "revoke", app["app_id"], "k3")
+        tok = jwt.encode(self.claims(), k, algorithm="ES256", headers={"kid": "k3"})
+        self.refused(tok, E.UNKNOWN_KEY, app=app)
+
+    def test_truncated_signature(self):
+        tok = self.s.token("alice")
+        self.refused(tok[:-10], E.TOKEN_INVALID)
+
+    def test_garbage(self):
+        for tok in ("garbage", "a.b.c", "....", "eyJ.eyJ.x"):
+            self.refused(tok, E.TOKEN_INVALID)
+
+    def test_oversized_token(self):
+        tok = jwt.encode(self.claims(pad="x" * 5000), self.secret, algorithm="HS256")
+        self.refused(tok, E.INVALID_FIELD)
+
+    def test_unknown_app(self):
+        self.refused(self.s.token("alice"), E.UNKNOWN_APP, app={"app_id": "app_nope"})
+
+    def test_empty_token(self):
+        self.refused("", E.MISSING_FIELD)
+
+    def test_audience_and_issuer(self):
+        app = self.s.create_app("aud", "--audience", "shop-1", "--issuer", "https://shop")
+        secret = app["jwt_secret"]
+        good = jwt.encode(self.claims(aud="shop-1", iss="https://shop"), secret, algorithm="HS256")
+        c = Client(self.s)
+        self.assertEqual(c.hello(good, app=app).WhichOneof("body"), "welcome")
+        c.close()
+        # soukctl signs with the app's audience and issuer
+        c = Client(self.s)
+        self.assertEqual(c.hello(self.s.token("bob", app=app), app=app).WhichOneof("body"),
+                         "welcome")
+        c.close()
+        for bad in (self.claims(aud="shop-2", iss="https://shop"),
+                    self.claims(iss="https://shop"),
+                    self.claims(aud="shop-1", iss="https://evil")):
+            self.refused(jwt.encode(bad, secret, algorithm="HS256"), E.TOKEN_CLAIMS, app=app)
+
+    def test_first_frame_not_hello(self):
+        c = Client(self.s)
+        f = pb.Frame()
+        f.ping.client_time_ms = 1
+        c.send(f)
+        r = c.recv()
+        self.assertEqual(r.error.code, E.AUTH_REQUIRED)
+        self.assertEqual(c.expect_close()[0], 4401)
+
+    def test_unsupported_version(self):
+        c = Client(self.s)
+        r = c.hello(self.s.token("alice"), version=2)
+        self.assertEqual(r.error.code, E.UNSUPPORTED_VERSION)
+        self.assertEqual(c.expect_close()[0], 4401)
+
+    def test_hello_twice(self):
+        c = Client(self.s)
+        c.login("alice")
+        r = c.hello(self.s.token("alice"))
+        self.assertEqual(r.error.code, E.UNEXPECTED_FRAME)
+        self.assertEqual(c.expect_close()[0], 4400)
+
+    def test_failed_auth_leaves_others_served(self):
+        good = Client(self.s)
+        good.login("carol")
+        conv = good.open_support()
+        for tok in ("garbage", jwt.encode(self.claims(), None, algorithm="none")):
+            self.refused(tok, E.TOKEN_INVALID)
+        ack = good.send_text(conv.conversation_id, "still here")
+        self.assertEqual(ack.WhichOneof("body"), "send_ack")
+        good.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
