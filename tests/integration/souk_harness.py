@@ -191,7 +191,8 @@ class Client:
                 f = self.recv(timeout=max(0.1, deadline - time.time()))
             except Closed as c:
                 return c.code, errors
-            except (websocket.WebSocketConnectionClosedException, ConnectionError):
+            except (websocket.WebSocketConnectionClosedException, OSError):
+                # reset before the close frame could be read (the peer was still sending)
                 return None, errors
             if f.WhichOneof("body") == "error":
                 errors.append(f.error)
