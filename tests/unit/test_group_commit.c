@@ -1,0 +1,124 @@
+/* Unit tests of the storage thread: many operations from another thread are committed in
+ * groups, each answered once, in order; a refused operation does not undo its group. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "group_commit.h"
+#include "metrics.h"
+#include "unit_util.h"
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int wakes;
+
+static void wake(void *ud)
+{
+	(void)ud;
+	pthread_mutex_lock(&mu);
+	wakes++;
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mu);
+}
+
+static gc_op *send_op(const char *app, const char *conv, uint32_t i)
+{
+	gc_op *op = gc_op_new(GC_SEND);
+	snprintf(op->app_id, sizeof(op->app_id), "%s", app);
+	snprintf(op->user_id, sizeof(op->user_id), "alice");
+	snprintf(op->device_id, sizeof(op->device_id), "d1");
+	op->request_id = i + 1;
+	op->now_ms = 1;
+	uint8_t cmid[16] = {0};
+	memcpy(cmid, &i, sizeof(i));
+	Souk__V1__Text t = SOUK__V1__TEXT__INIT;
+	Souk__V1__Content c = SOUK__V1__CONTENT__INIT;
+	Souk__V1__Send snd = SOUK__V1__SEND__INIT;
+	Souk__V1__Frame fr = SOUK__V1__FRAME__INIT;
+	t.body = "hello";
+	c.kind_case = SOUK__V1__CONTENT__KIND_TEXT;
+	c.text = &t;
+	snd.client_msg_id.data = cmid;
+	snd.client_msg_id.len = 16;
+	snd.conversation_id = (char *)conv;
+	snd.content = &c;
+	fr.body_case = SOUK__V1__FRAME__BODY_SEND;
+	fr.send = &snd;
+	uint8_t *buf;
+	size_t len;
+	assert_int_equal(souk_wire_encode(&fr, 0, &buf, &len), 0);
+	Souk__V1__Frame *f = NULL;
+	assert_int_equal(souk_wire_decode(buf, len, 1, &f).code, 0);
+	free(buf);
+	op->frame = f; /* freed by gc_op_free */
+	return op;
+}
+
+static void groups_commit_and_answer_in_order(void **state)
+{
+	(void)state;
+	char *dir = tmp_data_dir();
+	char err[256];
+	souk_store *s = store_sqlite_open(dir, err, sizeof(err));
+	assert_non_null(s);
+	store_app_created app;
+	assert_int_equal(s->ops->app_create(s, "shop", "", "", &app), 0);
+	store_conv conv;
+	store_appends ap = {0};
+	s->ops->begin(s);
+	s->ops->open_support(s, app.app_id, "alice", 1, &conv, &ap);
+	s->ops->commit(s);
+	store_appends_clear(&ap);
+
+	group_commit *gc = gc_start(s, 1024, wake, NULL);
+	enum { N = 2000 };
+	for (uint32_t i = 0; i < N; i++)
+		gc_submit(gc, send_op(app.app_id,
+				      i % 100 == 7 ? "conv_missing" : conv.conversation_id, i));
+	uint64_t next_rid = 1, last_seq = 1, ok = 0, refused = 0;
+	while (next_rid <= N) {
+		pthread_mutex_lock(&mu);
+		while (!wakes)
+			pthread_cond_wait(&cv, &mu);
+		wakes = 0;
+		pthread_mutex_unlock(&mu);
+		for (gc_op *op = gc_take_done(gc), *n; op; op = n) {
+			n = op->next;
+			assert_int_equal(op->request_id, next_rid); /* FIFO answers */
+			next_rid++;
+			if (op->status == 0) {
+				assert_int_equal(op->send.seq, last_seq + 1); /* dense */
+				last_seq = op->send.seq;
+				assert_int_equal(op->appends.n, 1);
+				ok++;
+			} else {
+				assert_int_equal(op->status,
+						 SOUK__V1__ERROR_CODE__CONVERSATION_NOT_FOUND);
+				assert_int_equal(op->appends.n, 0);
+				refused++;
+			}
+			gc_op_free(op);
+		}
+	}
+	assert_int_equal(refused, N / 100);
+	assert_int_equal(ok, N - N / 100);
+	/* grouping happened: fewer commits than operations */
+	uint64_t commits = atomic_load(&g_metrics.commits);
+	assert_true(commits < N);
+	assert_int_equal(atomic_load(&g_metrics.commit_ops_sum), N);
+	gc_stop(gc);
+	rm_data_dir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(groups_commit_and_answer_in_order),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

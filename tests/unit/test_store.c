@@ -1,0 +1,253 @@
+/* Unit tests of the SQLite store: sequences, dedup, conversations, receipts, paging, apps. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+#include "unit_util.h"
+
+typedef struct fx {
+	char *dir;
+	souk_store *s;
+	store_app_created app;
+	store_conv conv;
+} fx;
+
+static int setup(void **state)
+{
+	fx *f = calloc(1, sizeof(*f));
+	char err[256];
+	f->dir = tmp_data_dir();
+	f->s = store_sqlite_open(f->dir, err, sizeof(err));
+	assert_non_null(f->s);
+	assert_int_equal(f->s->ops->app_create(f->s, "shop", "", "", &f->app), 0);
+	store_appends ap = {0};
+	assert_int_equal(f->s->ops->begin(f->s), 0);
+	assert_int_equal(f->s->ops->open_support(f->s, f->app.app_id, "alice", 1000, &f->conv, &ap),
+			 0);
+	assert_int_equal(f->s->ops->commit(f->s), 0);
+	assert_int_equal(ap.n, 1);
+	assert_int_equal(ap.v[0].seq, 1);
+	store_appends_clear(&ap);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fx *f = *state;
+	f->s->ops->close(f->s);
+	rm_data_dir(f->dir);
+	free(f);
+	return 0;
+}
+
+static int send_text(fx *f, const char *user, const char *conv, uint8_t id_byte, const char *txt,
+		     store_send_res *res, store_appends *ap)
+{
+	uint8_t cmid[16] = {id_byte};
+	Souk__V1__Text t = SOUK__V1__TEXT__INIT;
+	Souk__V1__Content c = SOUK__V1__CONTENT__INIT;
+	t.body = (char *)txt;
+	c.kind_case = SOUK__V1__CONTENT__KIND_TEXT;
+	c.text = &t;
+	store_send_req r = {.app_id = f->app.app_id,
+			    .user_id = user,
+			    .device_id = "d1",
+			    .client_msg_id = cmid,
+			    .conversation_id = conv,
+			    .content = &c,
+			    .sender_kind = SOUK__V1__SENDER_KIND__SENDER_SHOPPER,
+			    .now_ms = 2000};
+	f->s->ops->begin(f->s);
+	int rc = f->s->ops->send(f->s, &r, res, ap);
+	if (f->s->ops->commit(f->s))
+		return -1;
+	return rc;
+}
+
+static void dense_sequence_and_dedup(void **state)
+{
+	fx *f = *state;
+	store_send_res r1, r2, r3;
+	store_appends ap = {0};
+	assert_int_equal(send_text(f, "alice", f->conv.conversation_id, 1, "one", &r1, &ap), 0);
+	assert_int_equal(r1.seq, 2);
+	assert_int_equal(r1.conv_seq, 1);
+	assert_false(r1.duplicate);
+	assert_int_equal(ap.n, 1);
+	store_appends_clear(&ap);
+	assert_int_equal(send_text(f, "alice", f->conv.conversation_id, 1, "one", &r2, &ap), 0);
+	assert_true(r2.duplicate);
+	assert_string_equal(r2.message_id, r1.message_id);
+	assert_int_equal(r2.seq, r1.seq);
+	assert_int_equal(ap.n, 0);
+	assert_int_equal(send_text(f, "alice", f->conv.conversation_id, 2, "two", &r3, &ap), 0);
+	assert_int_equal(r3.seq, 3);
+	assert_int_equal(r3.conv_seq, 2);
+	store_appends_clear(&ap);
+
+	store_events e;
+	assert_int_equal(f->s->ops->read_events(f->s, f->app.app_id, "alice", 0, 10, &e), 0);
+	assert_int_equal(e.n, 3);
+	assert_int_equal(e.head_seq, 3);
+	assert_false(e.has_more);
+	for (size_t i = 0; i < e.n; i++) {
+		assert_int_equal(e.seq[i], i + 1);
+		Souk__V1__Event *ev = souk__v1__event__unpack(NULL, e.v[i].len, e.v[i].data);
+		assert_non_null(ev);
+		assert_int_equal(ev->seq, i + 1);
+		souk__v1__event__free_unpacked(ev, NULL);
+	}
+	store_events_free(&e);
+	assert_int_equal(f->s->ops->read_events(f->s, f->app.app_id, "alice", 1, 1, &e), 0);
+	assert_int_equal(e.n, 1);
+	assert_int_equal(e.seq[0], 2);
+	assert_true(e.has_more);
+	store_events_free(&e);
+}
+
+static void refusals_write_nothing(void **state)
+{
+	fx *f = *state;
+	store_send_res r;
+	store_appends ap = {0};
+	assert_int_equal(send_text(f, "alice", "conv_missing", 3, "x", &r, &ap),
+			 SOUK__V1__ERROR_CODE__CONVERSATION_NOT_FOUND);
+	assert_int_equal(send_text(f, "mallory", f->conv.conversation_id, 4, "x", &r, &ap),
+			 SOUK__V1__ERROR_CODE__NOT_A_PARTICIPANT);
+	assert_int_equal(ap.n, 0);
+	/* another app cannot see this conversation at all */
+	store_app_created other;
+	assert_int_equal(f->s->ops->app_create(f->s, "other", "", "", &other), 0);
+	store_conv c;
+	assert_int_equal(f->s->ops->open_conversation(f->s, other.app_id, "alice",
+						      f->conv.conversation_id, &c),
+			 SOUK__V1__ERROR_CODE__CONVERSATION_NOT_FOUND);
+}
+
+static void open_support_is_idempotent(void **state)
+{
+	fx *f = *state;
+	store_conv c;
+	store_appends ap = {0};
+	f->s->ops->begin(f->s);
+	assert_int_equal(f->s->ops->open_support(f->s, f->app.app_id, "alice", 3000, &c, &ap), 0);
+	f->s->ops->commit(f->s);
+	assert_string_equal(c.conversation_id, f->conv.conversation_id);
+	assert_false(c.created);
+	assert_int_equal(ap.n, 0);
+	assert_int_equal(c.n_participants, 1);
+	assert_string_equal(c.participants[0].user_id, "alice");
+}
+
+static void mark_read_advances_only(void **state)
+{
+	fx *f = *state;
+	store_send_res r;
+	store_appends ap = {0};
+	for (uint8_t i = 10; i < 13; i++)
+		send_text(f, "alice", f->conv.conversation_id, i, "m", &r, &ap);
+	store_appends_clear(&ap);
+	f->s->ops->begin(f->s);
+	assert_int_equal(f->s->ops->mark_read(f->s, f->app.app_id, "alice", f->conv.conversation_id,
+					      99, 4000, &ap),
+			 0);
+	f->s->ops->commit(f->s);
+	assert_int_equal(ap.n, 1);
+	Souk__V1__Event *ev = souk__v1__event__unpack(NULL, ap.v[0].event.len, ap.v[0].event.data);
+	assert_int_equal(ev->receipt->up_to_conv_seq, 3); /* clamped to the last message */
+	souk__v1__event__free_unpacked(ev, NULL);
+	store_appends_clear(&ap);
+	f->s->ops->begin(f->s);
+	assert_int_equal(f->s->ops->mark_read(f->s, f->app.app_id, "alice", f->conv.conversation_id,
+					      2, 4000, &ap),
+			 0);
+	f->s->ops->commit(f->s);
+	assert_int_equal(ap.n, 0);
+}
+
+static void savepoint_undoes_one_operation(void **state)
+{
+	fx *f = *state;
+	const struct souk_store_ops *o = f->s->ops;
+	store_appends ap = {0};
+	uint64_t head = 0;
+	o->begin(f->s);
+	o->savepoint(f->s);
+	o->device_connect(f->s, f->app.app_id, "bob", "d1", 1, "t", 0, 1, &head);
+	o->release(f->s, 0); /* undone */
+	o->savepoint(f->s);
+	o->device_connect(f->s, f->app.app_id, "carol", "d1", 1, "t", 0, 1, &head);
+	o->release(f->s, 1);
+	o->commit(f->s);
+	store_conv c;
+	o->begin(f->s);
+	assert_int_equal(o->open_support(f->s, f->app.app_id, "carol", 5, &c, &ap), 0);
+	o->commit(f->s);
+	/* carol existed with head 0, so her conversation event is seq 1 */
+	assert_int_equal(ap.v[0].seq, 1);
+	store_appends_clear(&ap);
+}
+
+static void apps_and_keys(void **state)
+{
+	fx *f = *state;
+	store_app a;
+	assert_int_equal(f->s->ops->load_app(f->s, f->app.app_id, &a), 0);
+	assert_int_equal(a.n_keys, 1);
+	assert_string_equal(a.keys[0].kid, "default");
+	assert_string_equal(a.keys[0].alg, "HS256");
+	assert_string_equal(a.keys[0].key, f->app.jwt_secret);
+	store_app_clear(&a);
+	const char *pem = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+	assert_int_equal(
+		f->s->ops->app_add_key(f->s, f->app.app_id, "k1", "ES256", pem, strlen(pem)), 0);
+	assert_int_equal(f->s->ops->load_app(f->s, f->app.app_id, &a), 0);
+	assert_int_equal(a.n_keys, 2);
+	store_app_clear(&a);
+	assert_int_equal(f->s->ops->app_revoke_key(f->s, f->app.app_id, "k1"), 0);
+	assert_int_equal(f->s->ops->app_revoke_key(f->s, f->app.app_id, "nope"),
+			 SOUK__V1__ERROR_CODE__UNKNOWN_KEY);
+	assert_int_equal(f->s->ops->load_app(f->s, f->app.app_id, &a), 0);
+	assert_int_equal(a.n_keys, 1);
+	store_app_clear(&a);
+	assert_int_equal(f->s->ops->load_app(f->s, "app_nope", &a),
+			 SOUK__V1__ERROR_CODE__UNKNOWN_APP);
+	assert_int_equal(strncmp(f->app.api_key, "sk_", 3), 0);
+}
+
+static void reopen_keeps_everything(void **state)
+{
+	fx *f = *state;
+	store_send_res r;
+	store_appends ap = {0};
+	send_text(f, "alice", f->conv.conversation_id, 20, "persist", &r, &ap);
+	store_appends_clear(&ap);
+	f->s->ops->close(f->s);
+	char err[256];
+	f->s = store_sqlite_open(f->dir, err, sizeof(err));
+	assert_non_null(f->s);
+	store_events e;
+	assert_int_equal(f->s->ops->read_events(f->s, f->app.app_id, "alice", 1, 10, &e), 0);
+	assert_int_equal(e.n, 1);
+	assert_int_equal(e.seq[0], r.seq);
+	store_events_free(&e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(dense_sequence_and_dedup, setup, teardown),
+		cmocka_unit_test_setup_teardown(refusals_write_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(open_support_is_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(mark_read_advances_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(savepoint_undoes_one_operation, setup, teardown),
+		cmocka_unit_test_setup_teardown(apps_and_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(reopen_keeps_everything, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
