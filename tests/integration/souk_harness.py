@@ -80,8 +80,14 @@ class Server:
         raise RuntimeError("soukd did not start")
 
     def healthz(self):
+        scheme = "https" if self.config.get("tls_cert") else "http"
+        ctx = None
+        if scheme == "https":
+            import ssl
+            ctx = ssl.create_default_context(cafile=self.config["tls_cert"])
         try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % self.port, timeout=2) as r:
+            with urllib.request.urlopen("%s://127.0.0.1:%d/healthz" % (scheme, self.port),
+                                        timeout=2, context=ctx) as r:
                 return r.status
         except urllib.error.HTTPError as e:
             return e.code
