@@ -56,6 +56,7 @@ typedef struct conn {
 	struct conn *unext, *uprev;
 	struct conn *hnext; /* id hash chain */
 	Souk__V1__Frame *hello;
+	int keys_reloaded; /* an unknown kid made us reload the app's keys once */
 	lws_sorted_usec_list_t sul_auth;
 
 	uint8_t *rx;
@@ -435,6 +436,17 @@ static void finish_hello(conn *c, const store_app *app)
 	const char *why = NULL;
 	char user[STORE_ID_MAX];
 	int code = auth_verify(app, h->token, souk_now_ms() / 1000, user, sizeof(user), &why);
+	app_cache *cached = app_lookup(gw, c->app_id);
+	if (code == SOUK__V1__ERROR_CODE__UNKNOWN_KEY && !c->keys_reloaded && cached &&
+	    souk_mono_us() - cached->loaded_us > 1000000) {
+		/* a key registered since the cache was filled: reload once, then decide */
+		gc_op *op = op_for(c, GC_LOAD_APP, c->hello->request_id);
+		if (op) {
+			c->keys_reloaded = 1;
+			gc_submit(gw->gc, op);
+			return;
+		}
+	}
 	if (code) {
 		atomic_fetch_add(&g_metrics.auth_failures, 1);
 		souk_log(SOUK_LOG_INFO, "conn %llu: hello refused: %s (%s)",

@@ -147,6 +147,24 @@ class AuthTest(unittest.TestCase):
         tok = jwt.encode(self.claims(), k, algorithm="ES256", headers={"kid": "k3"})
         self.refused(tok, E.UNKNOWN_KEY, app=app)
 
+    def test_key_added_while_the_app_is_cached_works_at_once(self):
+        app = self.s.create_app("rotate-live")
+        c = Client(self.s)
+        self.assertEqual(c.hello(self.s.token("u", app=app), app=app).WhichOneof("body"),
+                         "welcome")  # the app's keys are now cached
+        c.close()
+        time.sleep(1.2)
+        k = ec.generate_private_key(ec.SECP256R1())
+        path = os.path.join(self.s.dir, "k-live.pem")
+        with open(path, "wb") as f:
+            f.write(k.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        self.s.ctl("key", "add", app["app_id"], "live", "--es256-public-key", path)
+        tok = jwt.encode(self.claims(), k, algorithm="ES256", headers={"kid": "live"})
+        c = Client(self.s)
+        self.assertEqual(c.hello(tok, app=app).WhichOneof("body"), "welcome")
+        c.close()
+
     def test_truncated_signature(self):
         tok = self.s.token("alice")
         self.refused(tok[:-10], E.TOKEN_INVALID)
