@@ -130,6 +130,70 @@ static souk_wire_status check_money(const Souk__V1__Money *m, const char *what)
 	return OK;
 }
 
+static souk_wire_status check_product(const Souk__V1__ProductCard *p)
+{
+	CHECK(check_str(p->product_id, SOUK_WIRE_MAX_ID, 0, NULL, "product.product_id is invalid"));
+	CHECK(check_str(p->title, 1024, 1, "product.title is required",
+			"product.title is invalid"));
+	CHECK(check_str(p->image_url, SOUK_WIRE_MAX_URL, 0, NULL, "product.image_url is invalid"));
+	CHECK(check_str(p->url, SOUK_WIRE_MAX_URL, 0, NULL, "product.url is invalid"));
+	return check_money(p->price, "product.price.currency must be 3 capital letters");
+}
+
+static souk_wire_status check_items(Souk__V1__OrderItem **items, size_t n)
+{
+	if (n > SOUK_WIRE_MAX_LIST)
+		return FAIL(SOUK__V1__ERROR_CODE__INVALID_FIELD, "too many items");
+	for (size_t i = 0; i < n; i++) {
+		CHECK(check_str(items[i]->product_id, SOUK_WIRE_MAX_ID, 0, NULL,
+				"items.product_id is invalid"));
+		CHECK(check_str(items[i]->title, 1024, 0, NULL, "items.title is invalid"));
+		CHECK(check_money(items[i]->price,
+				  "items.price.currency must be 3 capital letters"));
+	}
+	return OK;
+}
+
+static souk_wire_status check_order(const Souk__V1__OrderCard *o)
+{
+	CHECK(check_str(o->order_id, SOUK_WIRE_MAX_ID, 1, "order.order_id is required",
+			"order.order_id is invalid"));
+	CHECK(check_str(o->status, SOUK_WIRE_MAX_ID, 0, NULL, "order.status is invalid"));
+	CHECK(check_items(o->items, o->n_items));
+	return check_money(o->total, "order.total.currency must be 3 capital letters");
+}
+
+souk_wire_status souk_wire_validate_context(const Souk__V1__ShoppingContext *x)
+{
+	if (!x)
+		return FAIL(SOUK__V1__ERROR_CODE__MISSING_FIELD, "context is required");
+	if (x->product)
+		CHECK(check_product(x->product));
+	if (x->order)
+		CHECK(check_order(x->order));
+	if (x->cart) {
+		CHECK(check_items(x->cart->items, x->cart->n_items));
+		CHECK(check_money(x->cart->total, "cart.total.currency must be 3 capital letters"));
+	}
+	if (x->n_page_trail > SOUK_WIRE_MAX_TRAIL)
+		return FAIL(SOUK__V1__ERROR_CODE__INVALID_FIELD, "page_trail has too many visits");
+	for (size_t i = 0; i < x->n_page_trail; i++) {
+		CHECK(check_str(x->page_trail[i]->url, SOUK_WIRE_MAX_URL, 1,
+				"page_trail.url is required", "page_trail.url is invalid"));
+		CHECK(check_str(x->page_trail[i]->title, 1024, 0, NULL,
+				"page_trail.title is invalid"));
+	}
+	if (x->n_attributes > SOUK_WIRE_MAX_ATTRIBUTES)
+		return FAIL(SOUK__V1__ERROR_CODE__INVALID_FIELD, "too many attributes");
+	for (size_t i = 0; i < x->n_attributes; i++) {
+		CHECK(check_str(x->attributes[i]->key, SOUK_WIRE_MAX_SHORT, 1,
+				"attributes key is empty", "attributes key is invalid"));
+		CHECK(check_str(x->attributes[i]->value, 1024, 0, NULL,
+				"attributes value is invalid"));
+	}
+	return OK;
+}
+
 souk_wire_status souk_wire_validate_content(const Souk__V1__Content *c, size_t max_bytes)
 {
 	if (!c)
@@ -154,35 +218,10 @@ souk_wire_status souk_wire_validate_content(const Souk__V1__Content *c, size_t m
 		CHECK(check_str(a->file_name, 255, 0, NULL, "attachment.file_name is invalid"));
 		return OK;
 	}
-	case SOUK__V1__CONTENT__KIND_PRODUCT: {
-		const Souk__V1__ProductCard *p = c->product;
-		CHECK(check_str(p->product_id, I, 0, NULL, "product.product_id is invalid"));
-		CHECK(check_str(p->title, 1024, 1, "product.title is required",
-				"product.title is invalid"));
-		CHECK(check_str(p->image_url, U, 0, NULL, "product.image_url is invalid"));
-		CHECK(check_str(p->url, U, 0, NULL, "product.url is invalid"));
-		CHECK(check_money(p->price, "product.price.currency must be 3 capital letters"));
-		return OK;
-	}
-	case SOUK__V1__CONTENT__KIND_ORDER: {
-		const Souk__V1__OrderCard *o = c->order;
-		CHECK(check_str(o->order_id, I, 1, "order.order_id is required",
-				"order.order_id is invalid"));
-		CHECK(check_str(o->status, I, 0, NULL, "order.status is invalid"));
-		if (o->n_items > SOUK_WIRE_MAX_LIST)
-			return FAIL(SOUK__V1__ERROR_CODE__INVALID_FIELD,
-				    "order has too many items");
-		for (size_t i = 0; i < o->n_items; i++) {
-			CHECK(check_str(o->items[i]->product_id, I, 0, NULL,
-					"order.items.product_id is invalid"));
-			CHECK(check_str(o->items[i]->title, 1024, 0, NULL,
-					"order.items.title is invalid"));
-			CHECK(check_money(o->items[i]->price,
-					  "order.items.price.currency must be 3 capital letters"));
-		}
-		CHECK(check_money(o->total, "order.total.currency must be 3 capital letters"));
-		return OK;
-	}
+	case SOUK__V1__CONTENT__KIND_PRODUCT:
+		return check_product(c->product);
+	case SOUK__V1__CONTENT__KIND_ORDER:
+		return check_order(c->order);
 	case SOUK__V1__CONTENT__KIND_QUICK_REPLIES: {
 		const Souk__V1__QuickReplies *q = c->quick_replies;
 		CHECK(check_str(q->prompt, S, 0, NULL, "quick_replies.prompt is invalid"));
@@ -253,6 +292,11 @@ static souk_wire_status validate_client_frame(const Souk__V1__Frame *f)
 				"hello.sdk_version is invalid"));
 		return OK;
 	}
+	case SOUK__V1__FRAME__BODY_UPDATE_CONTEXT:
+		CHECK(check_str(f->update_context->conversation_id, I, 1,
+				"update_context.conversation_id is required",
+				"update_context.conversation_id is invalid"));
+		return souk_wire_validate_context(f->update_context->context);
 	case SOUK__V1__FRAME__BODY_SEND: {
 		const Souk__V1__Send *s = f->send;
 		CHECK(check_client_msg_id(s->client_msg_id));
@@ -310,6 +354,8 @@ static souk_wire_status validate_message(const Souk__V1__Message *m)
 	CHECK(check_str(m->sender_id, I, 0, NULL, "message.sender_id is invalid"));
 	CHECK(check_str(m->sender_name, 256, 0, NULL, "message.sender_name is invalid"));
 	CHECK(check_str(m->sender_device_id, I, 0, NULL, "message.sender_device_id is invalid"));
+	CHECK(check_str(m->sender_avatar_url, SOUK_WIRE_MAX_URL, 0, NULL,
+			"message.sender_avatar_url is invalid"));
 	if (m->client_msg_id.len && m->client_msg_id.len != SOUK_WIRE_CLIENT_MSG_ID_LEN)
 		return FAIL(SOUK__V1__ERROR_CODE__INVALID_FIELD,
 			    "message.client_msg_id must be 16 bytes");
@@ -384,6 +430,7 @@ static souk_wire_status validate_server_frame(const Souk__V1__Frame *f)
 				"typing.user_id is invalid"));
 		return OK;
 	case SOUK__V1__FRAME__BODY_PONG:
+	case SOUK__V1__FRAME__BODY_CONTEXT_UPDATED:
 		return OK;
 	case SOUK__V1__FRAME__BODY_CONVERSATION:
 		CHECK(check_str(f->conversation->conversation_id, SOUK_WIRE_MAX_ID, 1,

@@ -38,6 +38,8 @@ enum {
 	SOUK_WIRE_MAX_STRING = 16 * 1024,      /* any other string */
 	SOUK_WIRE_MAX_SYNC_PAGE = 500,	       /* events in one SyncPage */
 	SOUK_WIRE_MAX_LIST = 100,	       /* quick replies, order items */
+	SOUK_WIRE_MAX_TRAIL = 50,	       /* ShoppingContext.page_trail */
+	SOUK_WIRE_MAX_ATTRIBUTES = 50,	       /* ShoppingContext.attributes */
 	SOUK_WIRE_CLIENT_MSG_ID_LEN = 16,      /* Send.client_msg_id */
 	SOUK_WIRE_DECODE_BUDGET = 1024 * 1024, /* heap bytes one decode may use */
 };
@@ -81,6 +83,9 @@ int souk_wire_encode_events(uint64_t request_id, int as_sync_page, const uint8_t
 /* Validates one Content (used by both sides before a message is accepted). `max_bytes`
  * bounds the encoded size (server: its configured limit; SDK: the announced one). */
 souk_wire_status souk_wire_validate_content(const Souk__V1__Content *c, size_t max_bytes);
+
+/* Validates a shopping context (product, order, cart, page trail, attributes). */
+souk_wire_status souk_wire_validate_context(const Souk__V1__ShoppingContext *x);
 
 /* 1 when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int souk_wire_utf8_valid(const char *s, size_t len);
