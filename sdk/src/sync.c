@@ -1,0 +1,731 @@
+/*
+ * sync.c — applying the server's truth to the local store: stream events (sync pages and
+ * live batches), send acks, the support conversation's answer, and read positions.
+ *
+ * Design note. The user's stream is dense (seq 1, 2, 3, ...), and the store keeps
+ * `last_applied_seq`. A batch is applied in one transaction that also moves
+ * last_applied_seq, so after a crash the store is either before or after the whole
+ * batch, and the session acks only what a committed transaction covered. An event at or
+ * below last_applied_seq is skipped; an event after a hole stops the batch (gap) and the
+ * session refetches from last_applied_seq. Even so, every application is idempotent by
+ * identity (message_id, monotonic positions), so a store whose position was rolled back
+ * (restored backup, a bug) still never shows an event twice.
+ *
+ * The pending copy of an outgoing message meets its server copy in reconcile_outgoing()
+ * and only there — whether the SendAck or the stream event comes first.
+ */
+#define SQLITE_HAS_CODEC 1
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+/* ---- conversations ------------------------------------------------------------------------ */
+
+int souk__conv_exists(souk__store *st, int64_t conv_id)
+{
+	sqlite3_stmt *s = souk__stmt(st, "SELECT 1 FROM conversations WHERE id = ?1");
+	if (!s)
+		return 0;
+	sqlite3_bind_int64(s, 1, conv_id);
+	int found = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_reset(s);
+	return found;
+}
+
+int souk__conv_by_server_id(souk__store *st, const char *server_id, int64_t *out)
+{
+	*out = 0;
+	sqlite3_stmt *s = souk__stmt(st, "SELECT id FROM conversations WHERE server_id = ?1");
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_text(s, 1, server_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	int r = SOUK_OK;
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	else
+		r = rc == SQLITE_DONE ? SOUK_ENOTFOUND : souk__store_err(st, rc);
+	sqlite3_reset(s);
+	return r;
+}
+
+int souk__conv_server_id(souk__store *st, int64_t conv_id, char **out)
+{
+	*out = NULL;
+	sqlite3_stmt *s = souk__stmt(st, "SELECT server_id FROM conversations WHERE id = ?1");
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_int64(s, 1, conv_id);
+	int rc = sqlite3_step(s);
+	int r = SOUK_OK;
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(s, 0);
+		if (t && !(*out = souk__strdup((const char *)t)))
+			r = SOUK_ENOMEM;
+	} else {
+		r = rc == SQLITE_DONE ? SOUK_ENOTFOUND : souk__store_err(st, rc);
+	}
+	sqlite3_reset(s);
+	return r;
+}
+
+/* Local id of the conversation with this server id, created when unknown. */
+static int ensure_conv(souk__store *st, const char *server_id, int64_t *out, souk__evlist *ev)
+{
+	int r = souk__conv_by_server_id(st, server_id, out);
+	if (r != SOUK_ENOTFOUND)
+		return r;
+	sqlite3_stmt *s = souk__stmt(st, "INSERT INTO conversations (server_id) VALUES (?1)");
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_text(s, 1, server_id, -1, SQLITE_STATIC);
+	r = souk__exec_stmt(st, s);
+	if (r == SOUK_OK) {
+		*out = souk__store_last_rowid(st);
+		souk__evlist_touch(ev, *out);
+	}
+	return r;
+}
+
+int souk__conv_open_support(souk__store *st, int64_t *out, souk__evlist *ev)
+{
+	*out = 0;
+	int r = souk__store_begin(st);
+	if (r != SOUK_OK)
+		return r;
+	sqlite3_stmt *s = souk__stmt(st, "SELECT id FROM conversations WHERE is_support = 1 "
+					 "ORDER BY id LIMIT 1");
+	if (!s) {
+		souk__store_rollback(st, ev);
+		return SOUK_ESTORE;
+	}
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	else if (rc != SQLITE_DONE)
+		r = souk__store_err(st, rc);
+	sqlite3_reset(s);
+	if (r == SOUK_OK && *out == 0) {
+		s = souk__stmt(st, "INSERT INTO conversations (is_support) VALUES (1)");
+		r = s ? souk__exec_stmt(st, s) : SOUK_ESTORE;
+		if (r == SOUK_OK) {
+			*out = souk__store_last_rowid(st);
+			souk__evlist_touch(ev, *out);
+		}
+	}
+	if (r == SOUK_OK)
+		return souk__store_commit(st, ev);
+	souk__store_rollback(st, ev);
+	return r;
+}
+
+int souk__conv_support_unconfirmed(souk__store *st, int64_t *id)
+{
+	*id = 0;
+	sqlite3_stmt *s = souk__stmt(st, "SELECT id FROM conversations WHERE is_support = 1 "
+					 "AND server_id IS NULL LIMIT 1");
+	if (!s)
+		return 0;
+	int found = 0;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+		found = 1;
+	}
+	sqlite3_reset(s);
+	return found;
+}
+
+int souk__conv_mark_read(souk__store *st, int64_t conv_id, int64_t up_to_msg, souk__evlist *ev)
+{
+	int r = souk__store_begin(st);
+	if (r != SOUK_OK)
+		return r;
+	sqlite3_stmt *s;
+	if (up_to_msg > 0) {
+		s = souk__stmt(st, "SELECT conv_seq FROM messages WHERE id = ?1 AND conv_id = ?2");
+		if (s) {
+			sqlite3_bind_int64(s, 1, up_to_msg);
+			sqlite3_bind_int64(s, 2, conv_id);
+		}
+	} else {
+		s = souk__stmt(st, "SELECT MAX(conv_seq) FROM messages WHERE conv_id = ?1 "
+				   "AND EXISTS (SELECT 1 FROM conversations WHERE id = ?1)");
+		if (s)
+			sqlite3_bind_int64(s, 1, conv_id);
+	}
+	if (!s) {
+		souk__store_rollback(st, ev);
+		return SOUK_ESTORE;
+	}
+	int64_t pos = 0;
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		pos = sqlite3_column_int64(s, 0); /* NULL (pending message, empty) reads as 0 */
+	else if (rc == SQLITE_DONE)
+		r = SOUK_ENOTFOUND;
+	else
+		r = souk__store_err(st, rc);
+	sqlite3_reset(s);
+	if (r == SOUK_OK && up_to_msg == 0 && !souk__conv_exists(st, conv_id))
+		r = SOUK_ENOTFOUND;
+	if (r == SOUK_OK && pos > 0) {
+		s = souk__stmt(st, "UPDATE conversations SET read_up_to = ?2 "
+				   "WHERE id = ?1 AND read_up_to < ?2");
+		if (!s)
+			r = SOUK_ESTORE;
+		else {
+			sqlite3_bind_int64(s, 1, conv_id);
+			sqlite3_bind_int64(s, 2, pos);
+			r = souk__exec_stmt(st, s);
+			if (r == SOUK_OK && souk__store_changes(st) > 0)
+				souk__evlist_touch(ev, conv_id);
+		}
+	}
+	if (r == SOUK_OK)
+		return souk__store_commit(st, ev);
+	souk__store_rollback(st, ev);
+	return r;
+}
+
+void souk__read_marks_free(souk__read_mark *m, size_t n)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(m[i].conv_server_id);
+	free(m);
+}
+
+int souk__conv_unsent_reads(souk__store *st, souk__read_mark **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *s =
+		souk__stmt(st, "SELECT server_id, read_up_to FROM conversations "
+			       "WHERE server_id IS NOT NULL AND read_up_to > read_acked_up_to");
+	if (!s)
+		return SOUK_ESTORE;
+	souk__read_mark *m = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = SQLITE_DONE, r = SOUK_OK;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 4;
+			souk__read_mark *p = realloc(m, cap * sizeof(*p));
+			if (!p) {
+				r = SOUK_ENOMEM;
+				break;
+			}
+			m = p;
+		}
+		m[cnt].conv_server_id = souk__strdup((const char *)sqlite3_column_text(s, 0));
+		m[cnt].up_to = (uint64_t)sqlite3_column_int64(s, 1);
+		if (!m[cnt++].conv_server_id) {
+			r = SOUK_ENOMEM;
+			break;
+		}
+	}
+	if (r == SOUK_OK && rc != SQLITE_DONE)
+		r = souk__store_err(st, rc);
+	sqlite3_reset(s);
+	if (r != SOUK_OK) {
+		souk__read_marks_free(m, cnt);
+		return r;
+	}
+	*out = m;
+	*n = cnt;
+	return SOUK_OK;
+}
+
+/* ---- outgoing status ------------------------------------------------------------------------- */
+
+/*
+ * THE reconciliation of a pending outgoing message with its server copy, called for a
+ * SendAck and for the stream event of the same message, whichever comes first. Moves the
+ * message to SENT (or further), records the server's id and position, and takes it out
+ * of the outbox. Idempotent: a second call for the same message changes nothing and
+ * emits nothing.
+ */
+static int reconcile_outgoing(souk__store *st, int64_t msg_id, const char *message_id,
+			      uint64_t conv_seq, int64_t server_time_ms, uint64_t seq,
+			      const char *me, souk__evlist *ev)
+{
+	sqlite3_stmt *s = souk__stmt(
+		st, "UPDATE messages SET message_id = ?2, conv_seq = ?3, server_time_ms = ?4, "
+		    "seq = COALESCE(seq, ?5), sender_id = COALESCE(sender_id, ?6), error_code = 0, "
+		    "error_reason = NULL, status = "
+		    "CASE WHEN (SELECT peer_read_up_to FROM conversations c "
+		    "WHERE c.id = messages.conv_id) >= ?3 THEN 4 "
+		    "WHEN (SELECT peer_delivered_up_to FROM conversations c "
+		    "WHERE c.id = messages.conv_id) >= ?3 THEN 3 ELSE 2 END "
+		    "WHERE id = ?1 AND message_id IS NULL");
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_int64(s, 1, msg_id);
+	sqlite3_bind_text(s, 2, message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)conv_seq);
+	sqlite3_bind_int64(s, 4, server_time_ms);
+	if (seq)
+		sqlite3_bind_int64(s, 5, (sqlite3_int64)seq);
+	sqlite3_bind_text(s, 6, me, -1, SQLITE_STATIC);
+	int r = souk__exec_stmt(st, s);
+	if (r != SOUK_OK)
+		return r;
+	if (souk__store_changes(st) == 0) {
+		/* already reconciled: only fill in the stream position if it was unknown */
+		if (!seq)
+			return SOUK_OK;
+		s = souk__stmt(st, "UPDATE messages SET seq = ?2 WHERE id = ?1 AND seq IS NULL");
+		if (!s)
+			return SOUK_ESTORE;
+		sqlite3_bind_int64(s, 1, msg_id);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+		return souk__exec_stmt(st, s);
+	}
+	s = souk__stmt(st, "DELETE FROM outbox WHERE msg_id = ?1");
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_int64(s, 1, msg_id);
+	r = souk__exec_stmt(st, s);
+	if (r != SOUK_OK)
+		return r;
+	s = souk__stmt(st, "UPDATE conversations SET last_conv_seq = ?2 WHERE id = "
+			   "(SELECT conv_id FROM messages WHERE id = ?1) AND last_conv_seq < ?2");
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_int64(s, 1, msg_id);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)conv_seq);
+	r = souk__exec_stmt(st, s);
+	if (r != SOUK_OK)
+		return r;
+	return souk__emit_message(st, ev, SOUK_EVENT_MESSAGE_UPDATED, msg_id);
+}
+
+/* The local pending copy of an outgoing message, by client message id (0 if none). */
+static int find_pending(souk__store *st, const uint8_t *cmid, size_t len, int64_t *out)
+{
+	*out = 0;
+	if (len != 16)
+		return SOUK_OK;
+	sqlite3_stmt *s = souk__stmt(st, "SELECT id FROM messages WHERE client_msg_id = ?1 "
+					 "AND outgoing = 1 AND message_id IS NULL");
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_blob(s, 1, cmid, 16, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	int r = SOUK_OK;
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	else if (rc != SQLITE_DONE)
+		r = souk__store_err(st, rc);
+	sqlite3_reset(s);
+	return r;
+}
+
+int souk__sync_ack(souk__store *st, const char *me, const Souk__V1__SendAck *ack, souk__evlist *ev)
+{
+	int r = souk__store_begin(st);
+	if (r != SOUK_OK)
+		return r;
+	int64_t id = 0;
+	r = find_pending(st, ack->client_msg_id.data, ack->client_msg_id.len, &id);
+	/* no pending copy: the stream event came first (already reconciled) or the store was
+	 * wiped since; nothing to do */
+	if (r == SOUK_OK && id > 0)
+		r = reconcile_outgoing(st, id, ack->message_id, ack->conv_seq, ack->server_time_ms,
+				       0, me, ev);
+	if (r == SOUK_OK)
+		return souk__store_commit(st, ev);
+	souk__store_rollback(st, ev);
+	return r;
+}
+
+/* ---- applying events ------------------------------------------------------------------------- */
+
+static int apply_message(souk__store *st, const char *me, const Souk__V1__Event *e,
+			 souk__evlist *ev)
+{
+	const Souk__V1__Message *m = e->message;
+	int64_t conv = 0;
+	int r = ensure_conv(st, m->conversation_id, &conv, ev);
+	if (r != SOUK_OK)
+		return r;
+
+	/* 1. already known by server id: an event applied before, or the ack came first */
+	sqlite3_stmt *s = souk__stmt(st, "SELECT id FROM messages WHERE message_id = ?1");
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_text(s, 1, m->message_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	int64_t known = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return souk__store_err(st, rc);
+	if (known) {
+		s = souk__stmt(st, "UPDATE messages SET seq = ?2 WHERE id = ?1 AND seq IS NULL");
+		if (!s)
+			return SOUK_ESTORE;
+		sqlite3_bind_int64(s, 1, known);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)e->seq);
+		return souk__exec_stmt(st, s);
+	}
+
+	int outgoing = me && m->sender_id && strcmp(me, m->sender_id) == 0;
+	/* 2. our own pending copy, sent from this device */
+	if (outgoing) {
+		int64_t pending = 0;
+		r = find_pending(st, m->client_msg_id.data, m->client_msg_id.len, &pending);
+		if (r != SOUK_OK)
+			return r;
+		if (pending)
+			return reconcile_outgoing(st, pending, m->message_id, m->conv_seq,
+						  m->server_time_ms, e->seq, me, ev);
+	}
+
+	/* 3. new here: someone else's message, or ours from another device */
+	size_t len = protobuf_c_message_get_packed_size(&m->content->base);
+	uint8_t *buf = malloc(len ? len : 1);
+	if (!buf)
+		return SOUK_ENOMEM;
+	protobuf_c_message_pack(&m->content->base, buf);
+	s = souk__stmt(
+		st, "INSERT INTO messages (conv_id, message_id, client_msg_id, conv_seq, "
+		    "seq, sender_id, sender_kind, sender_name, sender_device_id, outgoing, "
+		    "content, status, created_ms, server_time_ms) "
+		    "VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, "
+		    "CASE WHEN ?9 = 0 THEN 6 "
+		    "WHEN (SELECT peer_read_up_to FROM conversations WHERE id = ?1) >= ?3 THEN 4 "
+		    "WHEN (SELECT peer_delivered_up_to FROM conversations WHERE id = ?1) >= ?3 "
+		    "THEN 3 ELSE 2 END, ?12, ?12)");
+	if (!s) {
+		free(buf);
+		return SOUK_ESTORE;
+	}
+	sqlite3_bind_int64(s, 1, conv);
+	sqlite3_bind_text(s, 2, m->message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)m->conv_seq);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)e->seq);
+	sqlite3_bind_text(s, 5, m->sender_id && m->sender_id[0] ? m->sender_id : NULL, -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, (int)m->sender_kind);
+	sqlite3_bind_text(s, 7, m->sender_name && m->sender_name[0] ? m->sender_name : NULL, -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(
+		s, 8, m->sender_device_id && m->sender_device_id[0] ? m->sender_device_id : NULL,
+		-1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 9, outgoing);
+	if (m->client_msg_id.len == 16)
+		sqlite3_bind_blob(s, 10, m->client_msg_id.data, 16, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 11, buf, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 12, m->server_time_ms ? m->server_time_ms : e->server_time_ms);
+	r = souk__exec_stmt(st, s);
+	free(buf);
+	if (r != SOUK_OK)
+		return r;
+	int64_t id = souk__store_last_rowid(st);
+	s = souk__stmt(st, "UPDATE conversations SET last_conv_seq = ?2 WHERE id = ?1 "
+			   "AND last_conv_seq < ?2");
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_int64(s, 1, conv);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)m->conv_seq);
+	r = souk__exec_stmt(st, s);
+	if (r != SOUK_OK)
+		return r;
+	return souk__emit_message(st, ev, SOUK_EVENT_MESSAGE_ADDED, id);
+}
+
+/* Moves outgoing messages at or below `up_to` from any status in [from_lo, from_hi] to
+ * `to`, emitting an update for each. */
+static int advance_outgoing(souk__store *st, int64_t conv, uint64_t up_to, int from_lo, int from_hi,
+			    int to, souk__evlist *ev)
+{
+	sqlite3_stmt *s =
+		souk__stmt(st, "SELECT id FROM messages WHERE conv_id = ?1 AND "
+			       "outgoing = 1 AND conv_seq <= ?2 AND status BETWEEN ?3 AND ?4");
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_int64(s, 1, conv);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)up_to);
+	sqlite3_bind_int(s, 3, from_lo);
+	sqlite3_bind_int(s, 4, from_hi);
+	int64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc = SQLITE_DONE, r = SOUK_OK;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			int64_t *p = realloc(ids, cap * sizeof(*p));
+			if (!p) {
+				r = SOUK_ENOMEM;
+				break;
+			}
+			ids = p;
+		}
+		ids[n++] = sqlite3_column_int64(s, 0);
+	}
+	if (r == SOUK_OK && rc != SQLITE_DONE)
+		r = souk__store_err(st, rc);
+	sqlite3_reset(s);
+	for (size_t i = 0; r == SOUK_OK && i < n; i++) {
+		s = souk__stmt(st, "UPDATE messages SET status = ?2 WHERE id = ?1");
+		if (!s) {
+			r = SOUK_ESTORE;
+			break;
+		}
+		sqlite3_bind_int64(s, 1, ids[i]);
+		sqlite3_bind_int(s, 2, to);
+		r = souk__exec_stmt(st, s);
+		if (r == SOUK_OK)
+			r = souk__emit_message(st, ev, SOUK_EVENT_MESSAGE_UPDATED, ids[i]);
+	}
+	free(ids);
+	return r;
+}
+
+static int raise_position(souk__store *st, const char *sql, int64_t conv, uint64_t up_to,
+			  int *changed)
+{
+	sqlite3_stmt *s = souk__stmt(st, sql);
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_int64(s, 1, conv);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)up_to);
+	int r = souk__exec_stmt(st, s);
+	*changed = r == SOUK_OK && souk__store_changes(st) > 0;
+	return r;
+}
+
+static int apply_receipt(souk__store *st, const char *me, const Souk__V1__Receipt *rc,
+			 souk__evlist *ev)
+{
+	int64_t conv = 0;
+	int r = ensure_conv(st, rc->conversation_id, &conv, ev);
+	if (r != SOUK_OK)
+		return r;
+	int changed = 0;
+	int mine = me && rc->user_id && strcmp(me, rc->user_id) == 0;
+	if (mine) {
+		if (rc->kind != SOUK__V1__RECEIPT_KIND__RECEIPT_READ)
+			return SOUK_OK;
+		/* read on one of the user's devices (maybe this one: then it confirms it) */
+		r = raise_position(st,
+				   "UPDATE conversations SET read_up_to = MAX(read_up_to, ?2), "
+				   "read_acked_up_to = MAX(read_acked_up_to, ?2) WHERE id = ?1 "
+				   "AND (read_up_to < ?2 OR read_acked_up_to < ?2)",
+				   conv, rc->up_to_conv_seq, &changed);
+		if (r == SOUK_OK && changed)
+			souk__evlist_touch(ev, conv);
+		return r;
+	}
+	if (rc->kind == SOUK__V1__RECEIPT_KIND__RECEIPT_READ) {
+		r = raise_position(st,
+				   "UPDATE conversations SET peer_read_up_to = ?2, "
+				   "peer_delivered_up_to = MAX(peer_delivered_up_to, ?2) "
+				   "WHERE id = ?1 AND peer_read_up_to < ?2",
+				   conv, rc->up_to_conv_seq, &changed);
+		if (r == SOUK_OK && changed) {
+			souk__evlist_touch(ev, conv);
+			r = advance_outgoing(st, conv, rc->up_to_conv_seq, SOUK__ST_SENT,
+					     SOUK__ST_DELIVERED, SOUK__ST_READ, ev);
+		}
+	} else if (rc->kind == SOUK__V1__RECEIPT_KIND__RECEIPT_DELIVERED) {
+		r = raise_position(st,
+				   "UPDATE conversations SET peer_delivered_up_to = ?2 "
+				   "WHERE id = ?1 AND peer_delivered_up_to < ?2",
+				   conv, rc->up_to_conv_seq, &changed);
+		if (r == SOUK_OK && changed)
+			r = advance_outgoing(st, conv, rc->up_to_conv_seq, SOUK__ST_SENT,
+					     SOUK__ST_SENT, SOUK__ST_DELIVERED, ev);
+	}
+	return r;
+}
+
+static int update_conv_info(souk__store *st, int64_t conv, const Souk__V1__ConversationInfo *ci,
+			    souk__evlist *ev)
+{
+	sqlite3_stmt *s =
+		souk__stmt(st, "UPDATE conversations SET status = ?2, "
+			       "created_ms = CASE WHEN ?3 > 0 THEN ?3 ELSE created_ms END, "
+			       "last_conv_seq = MAX(last_conv_seq, ?4) WHERE id = ?1");
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_int64(s, 1, conv);
+	sqlite3_bind_int(s, 2, (int)ci->status);
+	sqlite3_bind_int64(s, 3, ci->created_ms);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)ci->last_conv_seq);
+	int r = souk__exec_stmt(st, s);
+	if (r == SOUK_OK)
+		souk__evlist_touch(ev, conv);
+	return r;
+}
+
+static int apply_conversation(souk__store *st, const Souk__V1__ConversationInfo *ci,
+			      souk__evlist *ev)
+{
+	int64_t conv = 0;
+	int r = ensure_conv(st, ci->conversation_id, &conv, ev);
+	if (r != SOUK_OK)
+		return r;
+	return update_conv_info(st, conv, ci, ev);
+}
+
+int souk__sync_apply(souk__store *st, const char *me, Souk__V1__Event *const *events, size_t n,
+		     souk__apply_result *res, souk__evlist *ev)
+{
+	memset(res, 0, sizeof(*res));
+	int r = souk__store_begin(st);
+	if (r != SOUK_OK)
+		return r;
+	uint64_t last = 0;
+	r = souk__state_get_u64(st, "last_applied_seq", &last);
+	for (size_t i = 0; r == SOUK_OK && i < n; i++) {
+		const Souk__V1__Event *e = events[i];
+		if (e->seq <= last) {
+			res->skipped++;
+			continue;
+		}
+		if (e->seq != last + 1) {
+			res->gap = 1;
+			break;
+		}
+		switch (e->body_case) {
+		case SOUK__V1__EVENT__BODY_MESSAGE:
+			r = apply_message(st, me, e, ev);
+			break;
+		case SOUK__V1__EVENT__BODY_RECEIPT:
+			r = apply_receipt(st, me, e->receipt, ev);
+			break;
+		case SOUK__V1__EVENT__BODY_CONVERSATION:
+			r = apply_conversation(st, e->conversation, ev);
+			break;
+		default:
+			/* an event kind from a newer server: nothing to show, but it holds a
+			 * place in the stream */
+			break;
+		}
+		if (r == SOUK_OK && ev->oom)
+			r = SOUK_ENOMEM;
+		if (r == SOUK_OK) {
+			last = e->seq;
+			res->applied++;
+		}
+	}
+	if (r == SOUK_OK && res->applied)
+		r = souk__state_set_u64(st, "last_applied_seq", last);
+	if (r == SOUK_OK)
+		r = souk__store_commit(st, ev);
+	else
+		souk__store_rollback(st, ev);
+	if (r != SOUK_OK) {
+		memset(res, 0, sizeof(*res));
+		souk__state_get_u64(st, "last_applied_seq", &res->last_applied);
+		return r;
+	}
+	res->last_applied = last;
+	return SOUK_OK;
+}
+
+/* The server's answer to OpenConversation{SUPPORT}. The local support conversation may
+ * not have a server id yet (created offline); if the same server conversation also
+ * arrived through the stream meanwhile (created on another device), the two local rows
+ * are merged into the one the app was given by souk_client_open_support_conversation(). */
+int souk__sync_support_info(souk__store *st, const Souk__V1__ConversationInfo *ci, souk__evlist *ev)
+{
+	int r = souk__store_begin(st);
+	if (r != SOUK_OK)
+		return r;
+	int64_t placeholder = 0, existing = 0;
+	souk__conv_support_unconfirmed(st, &placeholder);
+	r = souk__conv_by_server_id(st, ci->conversation_id, &existing);
+	if (r == SOUK_ENOTFOUND)
+		r = SOUK_OK;
+	sqlite3_stmt *s;
+	if (r == SOUK_OK && placeholder && existing && existing != placeholder) {
+		/* merge `existing` into `placeholder` */
+		s = souk__stmt(st, "UPDATE messages SET conv_id = ?1 WHERE conv_id = ?2");
+		if (!s)
+			r = SOUK_ESTORE;
+		else {
+			sqlite3_bind_int64(s, 1, placeholder);
+			sqlite3_bind_int64(s, 2, existing);
+			r = souk__exec_stmt(st, s);
+		}
+		if (r == SOUK_OK) {
+			/* SQLite 3.15 has no UPDATE ... FROM: one subquery per column */
+			s = souk__stmt(
+				st,
+				"UPDATE conversations SET "
+				"read_up_to = MAX(read_up_to, (SELECT read_up_to FROM "
+				"conversations "
+				"WHERE id = ?2)), "
+				"read_acked_up_to = MAX(read_acked_up_to, (SELECT read_acked_up_to "
+				"FROM conversations WHERE id = ?2)), "
+				"peer_read_up_to = MAX(peer_read_up_to, (SELECT peer_read_up_to "
+				"FROM conversations WHERE id = ?2)), "
+				"peer_delivered_up_to = MAX(peer_delivered_up_to, (SELECT "
+				"peer_delivered_up_to FROM conversations WHERE id = ?2)), "
+				"last_conv_seq = MAX(last_conv_seq, (SELECT last_conv_seq FROM "
+				"conversations WHERE id = ?2)) WHERE id = ?1");
+			if (!s)
+				r = SOUK_ESTORE;
+			else {
+				sqlite3_bind_int64(s, 1, placeholder);
+				sqlite3_bind_int64(s, 2, existing);
+				r = souk__exec_stmt(st, s);
+			}
+		}
+		if (r == SOUK_OK) {
+			s = souk__stmt(st, "DELETE FROM conversations WHERE id = ?1");
+			if (!s)
+				r = SOUK_ESTORE;
+			else {
+				sqlite3_bind_int64(s, 1, existing);
+				r = souk__exec_stmt(st, s);
+			}
+		}
+		if (r == SOUK_OK) {
+			souk_event *e = souk__event_new(SOUK_EVENT_CONVERSATION_REMOVED);
+			if (e)
+				e->conv_id = existing;
+			souk__evlist_push(ev, e);
+			/* the snapshot added at commit is the survivor's; keep the removed id */
+			souk__evlist_touch(ev, placeholder);
+			if (ev->oom)
+				r = SOUK_ENOMEM;
+		}
+		existing = 0;
+	}
+	int64_t target = placeholder ? placeholder : existing;
+	if (r == SOUK_OK && placeholder) {
+		s = souk__stmt(st, "UPDATE conversations SET server_id = ?2 WHERE id = ?1");
+		if (!s)
+			r = SOUK_ESTORE;
+		else {
+			sqlite3_bind_int64(s, 1, placeholder);
+			sqlite3_bind_text(s, 2, ci->conversation_id, -1, SQLITE_STATIC);
+			r = souk__exec_stmt(st, s);
+		}
+	} else if (r == SOUK_OK && !target) {
+		r = ensure_conv(st, ci->conversation_id, &target, ev);
+	}
+	if (r == SOUK_OK) {
+		/* this conversation is the support one; no other is */
+		s = souk__stmt(st, "UPDATE conversations SET is_support = (id = ?1)");
+		if (!s)
+			r = SOUK_ESTORE;
+		else {
+			sqlite3_bind_int64(s, 1, target);
+			r = souk__exec_stmt(st, s);
+		}
+	}
+	if (r == SOUK_OK)
+		r = update_conv_info(st, target, ci, ev);
+	if (r == SOUK_OK)
+		return souk__store_commit(st, ev);
+	souk__store_rollback(st, ev);
+	return r;
+}
