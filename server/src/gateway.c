@@ -28,90 +28,10 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "gateway_internal.h"
 #include "group_commit.h"
 #include "metrics.h"
 #include "util.h"
-
-#define APP_CACHE_TTL_US (10 * 1000000LL)
-
-typedef struct outmsg {
-	struct outmsg *next;
-	size_t len;
-	uint8_t *buf; /* LWS_PRE headroom, then the frame */
-} outmsg;
-
-typedef struct user_entry user_entry;
-
-enum conn_state { CS_NEW, CS_AUTHING, CS_READY };
-
-typedef struct conn {
-	struct lws *wsi;
-	gateway *gw;
-	uint64_t id;
-	enum conn_state state;
-	char app_id[STORE_ID_MAX];
-	char user_id[STORE_ID_MAX];
-	char device_id[STORE_ID_MAX];
-	user_entry *user;
-	struct conn *unext, *uprev;
-	struct conn *hnext; /* id hash chain */
-	Souk__V1__Frame *hello;
-	int keys_reloaded; /* an unknown kid made us reload the app's keys once */
-	lws_sorted_usec_list_t sul_auth;
-
-	uint8_t *rx;
-	size_t rx_len, rx_cap;
-	int rx_discard;
-
-	outmsg *q_head, *q_tail;
-	size_t q_frames, q_bytes;
-	int close_code; /* close once the queue is written */
-	const char *close_why;
-
-	int sync_started, live, reading, catchup;
-	uint64_t sent_up_to;
-	int sync_queued; /* a sync request waits for the read in flight */
-	uint64_t sync_q_request, sync_q_after;
-	uint32_t sync_q_limit;
-
-	uint64_t acked, ack_wanted;
-	int ack_inflight;
-} conn;
-
-struct user_entry {
-	char key[2 * STORE_ID_MAX];
-	user_entry *hnext;
-	conn *conns;
-	int n_conns;
-	double tokens;
-	int64_t tokens_at_us;
-};
-
-typedef struct app_cache {
-	store_app *app;
-	int64_t loaded_us;
-	struct app_cache *next;
-} app_cache;
-
-enum { CONN_BUCKETS = 4096, USER_BUCKETS = 4096 };
-
-struct gateway {
-	souk_config cfg;
-	struct lws_context *ctx;
-	struct lws_vhost *vh;
-	group_commit *gc;
-	int port;
-	volatile sig_atomic_t stop_requested;
-	int shutting_down;
-	int64_t shutdown_deadline_us;
-	uint64_t next_conn_id;
-	conn *conns[CONN_BUCKETS];
-	user_entry *users[USER_BUCKETS];
-	app_cache *apps;
-	size_t n_conns;
-	int64_t started_ms;
-	lws_sorted_usec_list_t sul_tick; /* wakes the loop while stopping */
-};
 
 /* ---- indexes ----------------------------------------------------------------------- */
 
@@ -366,6 +286,15 @@ static size_t send_events(conn *c, uint64_t request_id, int as_page, const store
 
 /* ---- store operations -------------------------------------------------------------- */
 
+gc_op *gw_op_new(gateway *gw, gc_kind kind)
+{
+	(void)gw;
+	gc_op *op = gc_op_new(kind);
+	if (op)
+		op->now_ms = souk_now_ms();
+	return op;
+}
+
 static gc_op *op_for(conn *c, gc_kind kind, uint64_t request_id)
 {
 	gc_op *op = gc_op_new(kind);
@@ -394,7 +323,7 @@ static void start_read(conn *c, uint64_t request_id, int internal, uint64_t afte
 	gc_submit(c->gw->gc, op);
 }
 
-static void deliver(gateway *gw, const char *app_id, const store_appends *a)
+void gw_deliver(gateway *gw, const char *app_id, const store_appends *a)
 {
 	for (size_t i = 0; i < a->n; i++) {
 		user_entry *u = user_find(gw, app_id, a->v[i].user_id, 0);
@@ -620,6 +549,16 @@ static void dispatch(conn *c, Souk__V1__Frame *f)
 	case SOUK__V1__FRAME__BODY_SYNC_REQUEST:
 		on_sync_request(c, f->request_id, f->sync_request);
 		break;
+	case SOUK__V1__FRAME__BODY_UPDATE_CONTEXT: {
+		gc_op *op = op_for(c, GC_UPDATE_CONTEXT, f->request_id);
+		if (!op)
+			break;
+		snprintf(op->conversation_id, sizeof(op->conversation_id), "%s",
+			 f->update_context->conversation_id);
+		op->frame = f; /* the op owns the frame (and the context in it) */
+		gc_submit(gw->gc, op);
+		return;
+	}
 	case SOUK__V1__FRAME__BODY_ACK:
 		on_ack(c, f->ack->seq);
 		break;
@@ -759,19 +698,20 @@ static void send_conversation(conn *c, uint64_t request_id, const store_conv *sc
 	send_frame(c, &f);
 }
 
-static void relay_typing(gateway *gw, conn *from, const store_conv *sc, int on)
+void gw_relay_typing(gateway *gw, const char *app_id, const char *from_user, const store_conv *sc,
+		     int on)
 {
 	Souk__V1__Typing t = SOUK__V1__TYPING__INIT;
 	t.conversation_id = (char *)sc->conversation_id;
 	t.on = on;
-	t.user_id = from->user_id;
+	t.user_id = (char *)from_user;
 	Souk__V1__Frame f = SOUK__V1__FRAME__INIT;
 	f.body_case = SOUK__V1__FRAME__BODY_TYPING;
 	f.typing = &t;
 	for (size_t i = 0; i < sc->n_participants; i++) {
-		if (strcmp(sc->participants[i].user_id, from->user_id) == 0)
+		if (strcmp(sc->participants[i].user_id, from_user) == 0)
 			continue;
-		user_entry *u = user_find(gw, from->app_id, sc->participants[i].user_id, 0);
+		user_entry *u = user_find(gw, app_id, sc->participants[i].user_id, 0);
 		for (conn *c = u ? u->conns : NULL; c; c = c->unext)
 			if (c->state == CS_READY && !c->close_code)
 				send_frame(c, &f);
@@ -903,7 +843,9 @@ static void complete(gateway *gw, gc_op *op)
 				f.send_ack = &a;
 				send_frame(c, &f);
 			}
-			deliver(gw, op->app_id, &op->appends);
+			gw_deliver(gw, op->app_id, &op->appends);
+			if (!op->send.duplicate)
+				webhooks_poke(gw);
 		} else {
 			atomic_fetch_add(&g_metrics.messages_rejected, 1);
 			int code = storage_code(op->status);
@@ -919,7 +861,9 @@ static void complete(gateway *gw, gc_op *op)
 	case GC_OPEN_SUPPORT:
 	case GC_OPEN_CONVERSATION:
 		if (op->status == 0)
-			deliver(gw, op->app_id, &op->appends);
+			gw_deliver(gw, op->app_id, &op->appends);
+		if (op->status == 0 && op->conv && op->conv->created)
+			webhooks_poke(gw);
 		if (!c)
 			break;
 		if (op->status)
@@ -927,14 +871,15 @@ static void complete(gateway *gw, gc_op *op)
 				   souk_wire_error_name(storage_code(op->status)), NULL,
 				   op->status > 0, 0);
 		else if (op->internal)
-			relay_typing(gw, c, op->conv, op->internal == 2);
+			gw_relay_typing(gw, c->app_id, c->user_id, op->conv, op->internal == 2);
 		else
 			send_conversation(c, op->request_id, op->conv);
 		break;
 	case GC_MARK_READ:
-		if (op->status == 0)
-			deliver(gw, op->app_id, &op->appends);
-		else if (c)
+		if (op->status == 0 && op->appends.n) {
+			gw_deliver(gw, op->app_id, &op->appends);
+			webhooks_poke(gw);
+		} else if (c)
 			send_error(c, op->request_id, storage_code(op->status),
 				   souk_wire_error_name(storage_code(op->status)), NULL,
 				   op->status > 0, 0);
@@ -955,6 +900,33 @@ static void complete(gateway *gw, gc_op *op)
 		if (c)
 			on_read_done(c, op);
 		break;
+	case GC_UPDATE_CONTEXT:
+		if (op->status == 0)
+			webhooks_poke(gw);
+		if (!c)
+			break;
+		if (op->status) {
+			send_error(c, op->request_id, storage_code(op->status),
+				   souk_wire_error_name(storage_code(op->status)), NULL,
+				   op->status > 0, 0);
+		} else {
+			Souk__V1__ContextUpdated u = SOUK__V1__CONTEXT_UPDATED__INIT;
+			u.conversation_id = op->conversation_id;
+			Souk__V1__Frame f = SOUK__V1__FRAME__INIT;
+			f.request_id = op->request_id;
+			f.body_case = SOUK__V1__FRAME__BODY_CONTEXT_UPDATED;
+			f.context_updated = &u;
+			send_frame(c, &f);
+		}
+		break;
+	case GC_WEBHOOK_RESULT:
+		break;
+	case GC_WEBHOOK_DUE:
+		webhooks_due_done(gw, op);
+		break;
+	case GC_REST:
+		rest_complete(gw, op);
+		break;
 	}
 	gc_op_free(op);
 }
@@ -967,87 +939,6 @@ static void drain_completions(gateway *gw)
 		complete(gw, list);
 		list = next;
 	}
-}
-
-/* ---- HTTP: /healthz and /metrics --------------------------------------------------- */
-
-typedef struct http_pss {
-	char *body;
-	size_t len;
-} http_pss;
-
-static int http_reply(struct lws *wsi, http_pss *ps, int status, const char *ctype, char *body,
-		      size_t len)
-{
-	uint8_t hdr[LWS_PRE + 512];
-	uint8_t *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
-	ps->body = body;
-	ps->len = len;
-	if (lws_add_http_common_headers(wsi, (unsigned)status, ctype, len, &p, end) ||
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-					 (const unsigned char *)"no-store", 8, &p, end) ||
-	    lws_finalize_write_http_header(wsi, start, &p, end))
-		return 1;
-	lws_callback_on_writable(wsi);
-	return 0;
-}
-
-static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		   size_t len)
-{
-	http_pss *ps = user;
-	gateway *gw = lws_context_user(lws_get_context(wsi));
-	(void)len;
-	switch (reason) {
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return 1; /* a WebSocket upgrade without the souk.v1 subprotocol */
-	case LWS_CALLBACK_HTTP: {
-		const char *uri = in;
-		if (strcmp(uri, "/healthz") == 0) {
-			const char *b = gw->shutting_down ? "shutting down\n" : "ok\n";
-			char *body = strdup(b);
-			return body ? http_reply(wsi, ps, gw->shutting_down ? 503 : 200,
-						 "text/plain", body, strlen(body))
-				    : 1;
-		}
-		if (strcmp(uri, "/metrics") == 0) {
-			size_t cap = 16384;
-			char *body = malloc(cap);
-			if (!body)
-				return 1;
-			size_t n = metrics_render(body, cap);
-			return http_reply(wsi, ps, 200, "text/plain; version=0.0.4", body, n);
-		}
-		char *body = strdup("not found\n");
-		return body ? http_reply(wsi, ps, 404, "text/plain", body, strlen(body)) : 1;
-	}
-	case LWS_CALLBACK_HTTP_WRITEABLE: {
-		if (!ps->body)
-			return -1;
-		uint8_t *buf = malloc(LWS_PRE + ps->len + 1);
-		if (!buf)
-			return -1;
-		memcpy(buf + LWS_PRE, ps->body, ps->len);
-		int n = lws_write(wsi, buf + LWS_PRE, ps->len, LWS_WRITE_HTTP_FINAL);
-		free(buf);
-		free(ps->body);
-		ps->body = NULL;
-		if (n < 0)
-			return -1;
-		if (lws_http_transaction_completed(wsi))
-			return -1;
-		return 0;
-	}
-	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-	case LWS_CALLBACK_CLOSED_HTTP:
-		free(ps ? ps->body : NULL);
-		if (ps)
-			ps->body = NULL;
-		return 0;
-	default:
-		break;
-	}
-	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
 /* ---- WebSocket: /v1/ws, souk.v1 ---------------------------------------------------- */
@@ -1182,7 +1073,7 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 }
 
 static const struct lws_protocols protocols[] = {
-	{"http", cb_http, sizeof(http_pss), 0, 0, NULL, 0},
+	{"http", rest_http_callback, sizeof(http_req), 0, 0, NULL, 0},
 	{SOUK_WIRE_SUBPROTOCOL, cb_souk, sizeof(conn), 4096, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
@@ -1236,10 +1127,8 @@ gateway *gateway_new(const souk_config *cfg, souk_store *store, char *err, size_
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_souk);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
-	if (cfg->tls_cert[0])
-		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.user = gw;
 	info.fd_limit_per_thread = 0;
 	gw->ctx = lws_create_context(&info);
@@ -1277,6 +1166,24 @@ gateway *gateway_new(const souk_config *cfg, souk_store *store, char *err, size_
 		return NULL;
 	}
 	gw->port = lws_get_vhost_listen_port(gw->vh);
+
+	/* outbound HTTP(S) for webhooks: a vhost that does not listen */
+	static struct lws_protocols cp[2];
+	cp[0] = webhook_protocol; /* cp[1] stays the zeroed terminator */
+	struct lws_context_creation_info ci;
+	memset(&ci, 0, sizeof(ci));
+	ci.port = CONTEXT_PORT_NO_LISTEN;
+	ci.protocols = cp;
+	ci.vhost_name = "soukd-client";
+	ci.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	gw->client_vh = lws_create_vhost(gw->ctx, &ci);
+	if (!gw->client_vh) {
+		snprintf(err, errlen, "cannot create the outbound HTTP client");
+		lws_context_destroy(gw->ctx);
+		store->ops->close(store);
+		free(gw);
+		return NULL;
+	}
 	gw->gc = gc_start(store, (size_t)cfg->commit_batch_max, wake_loop, gw);
 	if (!gw->gc) {
 		snprintf(err, errlen, "cannot start the storage thread");
@@ -1285,6 +1192,7 @@ gateway *gateway_new(const souk_config *cfg, souk_store *store, char *err, size_
 		free(gw);
 		return NULL;
 	}
+	webhooks_poke(gw); /* deliveries left pending by a previous run */
 	if (cfg->port_file[0] && write_port_file(cfg->port_file, gw->port) != 0) {
 		snprintf(err, errlen, "cannot write the port file %s", cfg->port_file);
 		gateway_free(gw);
@@ -1361,6 +1269,8 @@ void gateway_free(gateway *gw)
 		return;
 	if (gw->ctx)
 		lws_context_destroy(gw->ctx);
+	webhooks_free_all(gw);
+	rest_free_all(gw);
 	gc_stop(gw->gc); /* finishes anything still queued, closes the store */
 	while (gw->apps) {
 		app_cache *a = gw->apps;

@@ -55,11 +55,18 @@ void gc_op_free(gc_op *op)
 		free(op->app);
 	}
 	store_appends_clear(&op->appends);
+	rest_call_free(op->rest);
+	store_deliveries_free(&op->deliveries);
+	for (size_t i = 0; i < op->n_busy; i++)
+		free((void *)op->busy[i]);
+	free(op->busy);
 	free(op);
 }
 
 static int is_write(const gc_op *op)
 {
+	if (op->kind == GC_REST)
+		return REST_IS_WRITE(op->rest->kind);
 	return op->kind < GC_READ_EVENTS;
 }
 
@@ -103,6 +110,14 @@ static int run_write(souk_store *s, gc_op *op)
 	case GC_DEVICE_ACK:
 		return o->device_ack(s, op->app_id, op->user_id, op->device_id, op->seq,
 				     op->now_ms);
+	case GC_UPDATE_CONTEXT:
+		return o->update_context(s, op->app_id, op->user_id, op->conversation_id,
+					 op->frame->update_context->context, op->now_ms);
+	case GC_WEBHOOK_RESULT:
+		return o->webhook_result(s, op->delivery_id, op->delivered, op->http_status,
+					 op->error, op->now_ms, op->next_attempt_ms);
+	case GC_REST:
+		return o->rest(s, op->rest, &op->appends);
 	default:
 		return -1;
 	}
@@ -119,6 +134,11 @@ static int run_read(souk_store *s, gc_op *op)
 		if (!op->app)
 			return -1;
 		return s->ops->load_app(s, op->app_id, op->app);
+	case GC_WEBHOOK_DUE:
+		return s->ops->webhook_due(s, op->now_ms, op->limit, op->busy, op->n_busy,
+					   &op->deliveries);
+	case GC_REST:
+		return s->ops->rest(s, op->rest, &op->appends);
 	default:
 		return -1;
 	}

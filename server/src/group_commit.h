@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rest.h"
 #include "store.h"
 
 typedef enum gc_kind {
@@ -20,9 +21,13 @@ typedef enum gc_kind {
 	GC_MARK_READ,
 	GC_DEVICE_CONNECT,
 	GC_DEVICE_ACK,
+	GC_UPDATE_CONTEXT,
+	GC_WEBHOOK_RESULT,
+	GC_REST, /* a write or a read, after REST_IS_WRITE(rest->kind) */
 	/* reads: run after the group commit */
 	GC_READ_EVENTS,
 	GC_LOAD_APP,
+	GC_WEBHOOK_DUE,
 } gc_kind;
 
 typedef struct gc_op {
@@ -47,10 +52,18 @@ typedef struct gc_op {
 	/* outputs */
 	int status; /* 0, > 0 a souk.v1 ErrorCode, < 0 storage failure */
 	store_send_res send;
-	store_conv *conv;      /* GC_OPEN_*: malloc'ed result */
-	store_events events;   /* GC_READ_EVENTS */
-	store_app *app;	       /* GC_LOAD_APP: malloc'ed result */
-	uint64_t head_seq;     /* GC_DEVICE_CONNECT */
+	store_conv *conv;	     /* GC_OPEN_*: malloc'ed result */
+	store_events events;	     /* GC_READ_EVENTS */
+	store_app *app;		     /* GC_LOAD_APP: malloc'ed result */
+	uint64_t head_seq;	     /* GC_DEVICE_CONNECT */
+	rest_call *rest;	     /* GC_REST: owned */
+	store_deliveries deliveries; /* GC_WEBHOOK_DUE */
+	const char **busy; /* GC_WEBHOOK_DUE: target/conversation pairs in flight (owned) */
+	size_t n_busy;
+	int64_t delivery_id; /* GC_WEBHOOK_RESULT */
+	int delivered, http_status;
+	int64_t next_attempt_ms;
+	char error[200];
 	store_appends appends; /* events appended by a write, pushed after commit */
 } gc_op;
 

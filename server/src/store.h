@@ -24,6 +24,8 @@
 #define STORE_ID_MAX (SOUK_WIRE_MAX_ID + 1)
 
 typedef struct souk_store souk_store;
+typedef struct rest_call rest_call;
+typedef struct store_deliveries store_deliveries;
 
 typedef struct store_blob {
 	uint8_t *data;
@@ -54,6 +56,7 @@ typedef struct store_send_req {
 	const Souk__V1__Content *content;
 	int sender_kind; /* Souk__V1__SenderKind */
 	const char *sender_name;
+	const char *sender_avatar_url;
 	int64_t now_ms;
 } store_send_req;
 
@@ -69,6 +72,9 @@ enum { STORE_MAX_PARTICIPANTS = 32 };
 
 typedef struct store_conv {
 	char conversation_id[STORE_ID_MAX];
+	char owner[STORE_ID_MAX];      /* the shopper of a support conversation */
+	char controller[STORE_ID_MAX]; /* integration in control (switchboard) */
+	char assignee[STORE_ID_MAX];
 	int status;
 	uint64_t last_conv_seq;
 	int64_t created_ms;
@@ -159,6 +165,24 @@ struct souk_store_ops {
 			   const char *key, size_t key_len);
 	int (*app_revoke_key)(souk_store *s, const char *app_id, const char *kid);
 	int (*app_list)(souk_store *s, void (*each)(const store_app *app, void *ud), void *ud);
+
+	/* the shopper attaches a shopping context to a conversation (replaces the previous) */
+	int (*update_context)(souk_store *s, const char *app_id, const char *user_id,
+			      const char *conversation_id, const Souk__V1__ShoppingContext *ctx,
+			      int64_t now_ms);
+
+	/* agent backend (store_sqlite_agent.c): a REST call, run inside the group
+	 * transaction when REST_IS_WRITE(call->kind), else as a read */
+	int (*rest)(souk_store *s, rest_call *call, store_appends *out);
+	/* webhook outbox: due deliveries (the oldest pending one per target and conversation,
+	 * so that a conversation's events go out in order), skipping the `n_busy` delivery
+	 * target/conversation pairs named by busy_keys ("target_id/conversation_id") */
+	int (*webhook_due)(souk_store *s, int64_t now_ms, size_t limit,
+			   const char *const *busy_keys, size_t n_busy, store_deliveries *out);
+	/* records an attempt: delivered, or retry at next_attempt_ms, or failed when
+	 * next_attempt_ms is 0 */
+	int (*webhook_result)(souk_store *s, int64_t delivery_id, int delivered, int http_status,
+			      const char *error, int64_t now_ms, int64_t next_attempt_ms);
 };
 
 /* Opens (creating and migrating) the SQLite store at data_dir/souk.db. On failure

@@ -18,10 +18,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "payload.h"
+#include "rest.h"
 #include "store.h"
+#include "store_sqlite_internal.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char *const MIGRATIONS[] = {
 	/* version 1 */
@@ -63,7 +66,36 @@ static const char *const MIGRATIONS[] = {
 	" app_id TEXT NOT NULL, user_id TEXT NOT NULL, seq INTEGER NOT NULL,"
 	" time_ms INTEGER NOT NULL, body BLOB NOT NULL,"
 	" PRIMARY KEY(app_id, user_id, seq)) WITHOUT ROWID;",
+	/* version 2: agent backend — switchboard, context, webhooks */
+	"ALTER TABLE apps ADD COLUMN default_integration TEXT NOT NULL DEFAULT 'desk';"
+	"ALTER TABLE conversations ADD COLUMN controller TEXT NOT NULL DEFAULT 'desk';"
+	"ALTER TABLE conversations ADD COLUMN assignee TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE conversations ADD COLUMN context BLOB;"
+	"ALTER TABLE conversations ADD COLUMN updated_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE messages ADD COLUMN sender_name TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE messages ADD COLUMN sender_avatar_url TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE webhook_targets("
+	" target_id TEXT PRIMARY KEY, app_id TEXT NOT NULL, integration TEXT NOT NULL,"
+	" url TEXT NOT NULL, secrets TEXT NOT NULL, events TEXT NOT NULL,"
+	" active INTEGER NOT NULL DEFAULT 1, created_ms INTEGER NOT NULL);"
+	"CREATE INDEX webhook_targets_app ON webhook_targets(app_id, integration);"
+	"CREATE TABLE webhook_events("
+	" event_id TEXT PRIMARY KEY, app_id TEXT NOT NULL, conv_id TEXT NOT NULL,"
+	" type TEXT NOT NULL, body TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+	"CREATE TABLE webhook_deliveries("
+	" delivery_id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL,"
+	" target_id TEXT NOT NULL, app_id TEXT NOT NULL, conv_id TEXT NOT NULL,"
+	" state INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_attempt_ms INTEGER NOT NULL, first_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+	" last_status INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',"
+	" done_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_ms);"
+	"CREATE INDEX webhook_deliveries_order ON webhook_deliveries(target_id, conv_id, state,"
+	" delivery_id);"
+	"CREATE INDEX webhook_deliveries_app ON webhook_deliveries(app_id, state, delivery_id);",
 };
+_Static_assert(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]) == SCHEMA_VERSION,
+	       "one migration per schema version");
 
 enum {
 	Q_MSG_DEDUP,
@@ -91,6 +123,7 @@ enum {
 	Q_APP_LIST,
 	Q_COUNT
 };
+_Static_assert((int)Q_COUNT <= (int)SQS_Q_MAX, "raise SQS_Q_MAX");
 
 static const char *const SQL[Q_COUNT] = {
 	[Q_MSG_DEDUP] = "SELECT message_id, sender_seq, conv_seq, server_time_ms FROM messages"
@@ -146,12 +179,6 @@ static const char *const SQL[Q_COUNT] = {
 	[Q_APP_LIST] = "SELECT app_id FROM apps ORDER BY created_ms",
 };
 
-typedef struct sqlite_store {
-	souk_store base;
-	sqlite3 *db;
-	sqlite3_stmt *q[Q_COUNT];
-} sqlite_store;
-
 static sqlite3_stmt *Q(souk_store *s, int which)
 {
 	sqlite3_stmt *st = ((sqlite_store *)s)->q[which];
@@ -172,19 +199,19 @@ static int exec(sqlite3 *db, const char *sql)
 	return 0;
 }
 
-static void txt(sqlite3_stmt *st, int i, const char *v)
+void sqs_txt(sqlite3_stmt *st, int i, const char *v)
 {
 	sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
 }
 
-static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
+void sqs_copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 	snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
 /* A step that must produce SQLITE_DONE. */
-static int step_done(souk_store *s, sqlite3_stmt *st)
+int sqs_step_done(souk_store *s, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
@@ -271,12 +298,12 @@ static void sq_release(souk_store *s, int ok)
 /* ---- helpers used inside write transactions --------------------------------------- */
 
 /* Appends `ev` (seq and time filled here) to the stream of app/user. */
-static int append_event(souk_store *s, const char *app_id, const char *user_id, Souk__V1__Event *ev,
-			int64_t now_ms, store_appends *out)
+int sqs_append_event(souk_store *s, const char *app_id, const char *user_id, Souk__V1__Event *ev,
+		     int64_t now_ms, store_appends *out)
 {
 	sqlite3_stmt *st = Q(s, Q_USER_NEXT_SEQ);
-	txt(st, 1, app_id);
-	txt(st, 2, user_id);
+	sqs_txt(st, 1, app_id);
+	sqs_txt(st, 2, user_id);
 	sqlite3_bind_int64(st, 3, now_ms);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		return -1;
@@ -292,22 +319,23 @@ static int append_event(souk_store *s, const char *app_id, const char *user_id, 
 	souk__v1__event__pack(ev, buf);
 
 	st = Q(s, Q_EVENT_INSERT);
-	txt(st, 1, app_id);
-	txt(st, 2, user_id);
+	sqs_txt(st, 1, app_id);
+	sqs_txt(st, 2, user_id);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)seq);
 	sqlite3_bind_int64(st, 4, now_ms);
 	sqlite3_bind_blob(st, 5, buf, (int)len, SQLITE_STATIC);
-	if (step_done(s, st) < 0 || store_appends_push(out, user_id, seq, (store_blob){buf, len})) {
+	if (sqs_step_done(s, st) < 0 ||
+	    store_appends_push(out, user_id, seq, (store_blob){buf, len})) {
 		free(buf);
 		return -1;
 	}
 	return 0;
 }
 
-static int load_conv(souk_store *s, const char *app_id, const char *conv_id, store_conv *c)
+int sqs_load_conv(souk_store *s, const char *app_id, const char *conv_id, store_conv *c)
 {
 	sqlite3_stmt *st = Q(s, Q_CONV_GET);
-	txt(st, 1, conv_id);
+	sqs_txt(st, 1, conv_id);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
 		return SOUK__V1__ERROR_CODE__CONVERSATION_NOT_FOUND;
@@ -321,13 +349,16 @@ static int load_conv(souk_store *s, const char *app_id, const char *conv_id, sto
 	c->status = sqlite3_column_int(st, 1);
 	c->last_conv_seq = (uint64_t)sqlite3_column_int64(st, 2);
 	c->created_ms = sqlite3_column_int64(st, 3);
+	sqs_copy_col(c->owner, sizeof(c->owner), st, 4);
+	sqs_copy_col(c->controller, sizeof(c->controller), st, 5);
+	sqs_copy_col(c->assignee, sizeof(c->assignee), st, 6);
 	sqlite3_reset(st);
 
 	st = Q(s, Q_PART_LIST);
-	txt(st, 1, conv_id);
+	sqs_txt(st, 1, conv_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
 	       c->n_participants < STORE_MAX_PARTICIPANTS) {
-		copy_col(c->participants[c->n_participants].user_id, STORE_ID_MAX, st, 0);
+		sqs_copy_col(c->participants[c->n_participants].user_id, STORE_ID_MAX, st, 0);
 		c->participants[c->n_participants].kind = sqlite3_column_int(st, 1);
 		c->n_participants++;
 	}
@@ -335,12 +366,11 @@ static int load_conv(souk_store *s, const char *app_id, const char *conv_id, sto
 	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : -1;
 }
 
-static int is_participant(souk_store *s, const char *conv_id, const char *user_id,
-			  uint64_t *read_seq)
+int sqs_is_participant(souk_store *s, const char *conv_id, const char *user_id, uint64_t *read_seq)
 {
 	sqlite3_stmt *st = Q(s, Q_PART_GET);
-	txt(st, 1, conv_id);
-	txt(st, 2, user_id);
+	sqs_txt(st, 1, conv_id);
+	sqs_txt(st, 2, user_id);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		if (read_seq)
@@ -354,7 +384,7 @@ static int is_participant(souk_store *s, const char *conv_id, const char *user_i
 
 /* Participants with their own event stream (shoppers). Agents and bots are reached through
  * the agent backend, not through a stream. */
-static int has_stream(int kind)
+int sqs_has_stream(int kind)
 {
 	return kind == SOUK__V1__SENDER_KIND__SENDER_SHOPPER;
 }
@@ -365,12 +395,12 @@ static int sq_send(souk_store *s, const store_send_req *r, store_send_res *res, 
 {
 	memset(res, 0, sizeof(*res));
 	sqlite3_stmt *st = Q(s, Q_MSG_DEDUP);
-	txt(st, 1, r->app_id);
-	txt(st, 2, r->user_id);
+	sqs_txt(st, 1, r->app_id);
+	sqs_txt(st, 2, r->user_id);
 	sqlite3_bind_blob(st, 3, r->client_msg_id, SOUK_WIRE_CLIENT_MSG_ID_LEN, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		copy_col(res->message_id, sizeof(res->message_id), st, 0);
+		sqs_copy_col(res->message_id, sizeof(res->message_id), st, 0);
 		res->seq = (uint64_t)sqlite3_column_int64(st, 1);
 		res->conv_seq = (uint64_t)sqlite3_column_int64(st, 2);
 		res->server_time_ms = sqlite3_column_int64(st, 3);
@@ -383,15 +413,16 @@ static int sq_send(souk_store *s, const store_send_req *r, store_send_res *res, 
 		return -1;
 
 	store_conv conv;
-	rc = load_conv(s, r->app_id, r->conversation_id, &conv);
+	rc = sqs_load_conv(s, r->app_id, r->conversation_id, &conv);
 	if (rc)
 		return rc;
-	rc = is_participant(s, r->conversation_id, r->user_id, NULL);
+	rc = sqs_is_participant(s, r->conversation_id, r->user_id, NULL);
 	if (rc <= 0)
 		return rc < 0 ? -1 : SOUK__V1__ERROR_CODE__NOT_A_PARTICIPANT;
 
 	st = Q(s, Q_CONV_BUMP);
-	txt(st, 1, r->conversation_id);
+	sqs_txt(st, 1, r->conversation_id);
+	sqlite3_bind_int64(st, 2, r->now_ms);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		return -1;
 	uint64_t conv_seq = (uint64_t)sqlite3_column_int64(st, 0);
@@ -411,6 +442,7 @@ static int sq_send(souk_store *s, const store_send_req *r, store_send_res *res, 
 	msg.sender_kind = (Souk__V1__SenderKind)r->sender_kind;
 	msg.sender_name = (char *)(r->sender_name ? r->sender_name : "");
 	msg.sender_device_id = (char *)(r->device_id ? r->device_id : "");
+	msg.sender_avatar_url = (char *)(r->sender_avatar_url ? r->sender_avatar_url : "");
 	msg.content = (Souk__V1__Content *)r->content;
 	msg.server_time_ms = r->now_ms;
 	Souk__V1__Event ev = SOUK__V1__EVENT__INIT;
@@ -419,9 +451,10 @@ static int sq_send(souk_store *s, const store_send_req *r, store_send_res *res, 
 
 	uint64_t sender_seq = 0;
 	for (size_t i = 0; i < conv.n_participants; i++) {
-		if (!has_stream(conv.participants[i].kind))
+		if (!sqs_has_stream(conv.participants[i].kind))
 			continue;
-		if (append_event(s, r->app_id, conv.participants[i].user_id, &ev, r->now_ms, out))
+		if (sqs_append_event(s, r->app_id, conv.participants[i].user_id, &ev, r->now_ms,
+				     out))
 			return -1;
 		if (strcmp(conv.participants[i].user_id, r->user_id) == 0)
 			sender_seq = out->v[out->n - 1].seq;
@@ -433,22 +466,43 @@ static int sq_send(souk_store *s, const store_send_req *r, store_send_res *res, 
 		return -1;
 	souk__v1__content__pack(r->content, cbuf);
 	st = Q(s, Q_MSG_INSERT);
-	txt(st, 1, id);
-	txt(st, 2, r->app_id);
-	txt(st, 3, r->conversation_id);
+	sqs_txt(st, 1, id);
+	sqs_txt(st, 2, r->app_id);
+	sqs_txt(st, 3, r->conversation_id);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)conv_seq);
-	txt(st, 5, r->user_id);
+	sqs_txt(st, 5, r->user_id);
 	sqlite3_bind_int(st, 6, r->sender_kind);
-	txt(st, 7, r->device_id);
+	sqs_txt(st, 7, r->device_id);
 	sqlite3_bind_blob(st, 8, r->client_msg_id, SOUK_WIRE_CLIENT_MSG_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, (sqlite3_int64)sender_seq);
 	sqlite3_bind_int64(st, 10, r->now_ms);
 	sqlite3_bind_blob(st, 11, cbuf, (int)clen, SQLITE_STATIC);
-	rc = step_done(s, st);
+	sqs_txt(st, 12, msg.sender_name);
+	sqs_txt(st, 13, msg.sender_avatar_url);
+	rc = sqs_step_done(s, st);
 	sqlite3_reset(st);
 	free(cbuf);
 	if (rc)
 		return -1;
+
+	if (r->sender_kind == SOUK__V1__SENDER_KIND__SENDER_SHOPPER) {
+		/* the agent backend hears of it through the durable webhook outbox, in this
+		 * same transaction: committed together or not at all */
+		conv.last_conv_seq = conv_seq;
+		json_t *data = json_pack("{s:o,s:o}", "conversation", sqa_conv_json(&conv),
+					 "message", payload_message_to_json(&msg));
+		if (sqa_enqueue(s, r->app_id, &conv, "message.created", data, r->now_ms) < 0)
+			return -1;
+		if (r->content->kind_case == SOUK__V1__CONTENT__KIND_CSAT_ANSWER) {
+			const Souk__V1__CsatAnswer *a = r->content->csat_answer;
+			data = json_pack("{s:o,s:s,s:s,s:i,s:s}", "conversation",
+					 sqa_conv_json(&conv), "message_id", id, "survey_id",
+					 a->survey_id, "rating", (int)a->rating, "comment",
+					 a->comment ? a->comment : "");
+			if (sqa_enqueue(s, r->app_id, &conv, "csat.answered", data, r->now_ms) < 0)
+				return -1;
+		}
+	}
 
 	snprintf(res->message_id, sizeof(res->message_id), "%s", id);
 	res->seq = sender_seq;
@@ -457,14 +511,16 @@ static int sq_send(souk_store *s, const store_send_req *r, store_send_res *res, 
 	return 0;
 }
 
-static void conv_to_proto(const store_conv *c, Souk__V1__ConversationInfo *info,
-			  Souk__V1__Participant *parts, Souk__V1__Participant **pp)
+void sqs_conv_to_proto(const store_conv *c, Souk__V1__ConversationInfo *info,
+		       Souk__V1__Participant *parts, Souk__V1__Participant **pp)
 {
 	info->conversation_id = (char *)c->conversation_id;
 	info->status = (Souk__V1__ConversationStatus)c->status;
 	info->last_conv_seq = c->last_conv_seq;
 	info->created_ms = c->created_ms;
 	info->created = c->created;
+	info->controller = (char *)c->controller;
+	info->assignee = (char *)c->assignee;
 	info->n_participants = c->n_participants;
 	info->participants = pp;
 	for (size_t i = 0; i < c->n_participants; i++) {
@@ -479,14 +535,14 @@ static int sq_open_support(souk_store *s, const char *app_id, const char *user_i
 			   store_conv *res, store_appends *out)
 {
 	sqlite3_stmt *st = Q(s, Q_CONV_SUPPORT);
-	txt(st, 1, app_id);
-	txt(st, 2, user_id);
+	sqs_txt(st, 1, app_id);
+	sqs_txt(st, 2, user_id);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		char id[STORE_ID_MAX];
-		copy_col(id, sizeof(id), st, 0);
+		sqs_copy_col(id, sizeof(id), st, 0);
 		sqlite3_reset(st);
-		return load_conv(s, app_id, id, res);
+		return sqs_load_conv(s, app_id, id, res);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -496,40 +552,56 @@ static int sq_open_support(souk_store *s, const char *app_id, const char *user_i
 	if (souk_random_hex(id + 5, 12) < 0)
 		return -1;
 	st = Q(s, Q_CONV_INSERT);
-	txt(st, 1, id);
-	txt(st, 2, app_id);
+	sqs_txt(st, 1, id);
+	sqs_txt(st, 2, app_id);
 	sqlite3_bind_int(st, 3, SOUK__V1__CONVERSATION_KIND__CONVERSATION_SUPPORT);
-	txt(st, 4, user_id);
+	sqs_txt(st, 4, user_id);
 	sqlite3_bind_int(st, 5, SOUK__V1__CONVERSATION_STATUS__CONVERSATION_OPEN);
 	sqlite3_bind_int64(st, 6, now_ms);
-	if (step_done(s, st))
+	if (sqs_step_done(s, st))
 		return -1;
 	st = Q(s, Q_PART_INSERT);
-	txt(st, 1, id);
-	txt(st, 2, user_id);
+	sqs_txt(st, 1, id);
+	sqs_txt(st, 2, user_id);
 	sqlite3_bind_int(st, 3, SOUK__V1__SENDER_KIND__SENDER_SHOPPER);
-	if (step_done(s, st))
+	if (sqs_step_done(s, st))
 		return -1;
-	if ((rc = load_conv(s, app_id, id, res)) != 0)
+	if ((rc = sqs_load_conv(s, app_id, id, res)) != 0)
 		return rc < 0 ? rc : -1;
 	res->created = 1;
 
+	if (sqs_announce_conv(s, app_id, res, now_ms, out))
+		return -1;
+	json_t *data = json_pack("{s:o,s:{s:s}}", "conversation", sqa_conv_json(res), "user", "id",
+				 user_id);
+	return sqa_enqueue(s, app_id, res, "conversation.created", data, now_ms) < 0 ? -1 : 0;
+}
+
+int sqs_announce_conv(souk_store *s, const char *app_id, const store_conv *c, int64_t now_ms,
+		      store_appends *out)
+{
 	Souk__V1__ConversationInfo info = SOUK__V1__CONVERSATION_INFO__INIT;
 	Souk__V1__Participant parts[STORE_MAX_PARTICIPANTS], *pp[STORE_MAX_PARTICIPANTS];
-	conv_to_proto(res, &info, parts, pp);
+	sqs_conv_to_proto(c, &info, parts, pp);
 	Souk__V1__Event ev = SOUK__V1__EVENT__INIT;
 	ev.body_case = SOUK__V1__EVENT__BODY_CONVERSATION;
 	ev.conversation = &info;
-	return append_event(s, app_id, user_id, &ev, now_ms, out);
+	for (size_t i = 0; i < c->n_participants; i++) {
+		if (!sqs_has_stream(c->participants[i].kind))
+			continue;
+		if (sqs_append_event(s, app_id, c->participants[i].user_id, &ev, now_ms, out))
+			return -1;
+	}
+	return 0;
 }
 
 static int sq_open_conversation(souk_store *s, const char *app_id, const char *user_id,
 				const char *conv_id, store_conv *res)
 {
-	int rc = load_conv(s, app_id, conv_id, res);
+	int rc = sqs_load_conv(s, app_id, conv_id, res);
 	if (rc)
 		return rc;
-	rc = is_participant(s, conv_id, user_id, NULL);
+	rc = sqs_is_participant(s, conv_id, user_id, NULL);
 	return rc < 0 ? -1 : rc == 0 ? SOUK__V1__ERROR_CODE__NOT_A_PARTICIPANT : 0;
 }
 
@@ -537,11 +609,11 @@ static int sq_mark_read(souk_store *s, const char *app_id, const char *user_id, 
 			uint64_t up_to, int64_t now_ms, store_appends *out)
 {
 	store_conv conv;
-	int rc = load_conv(s, app_id, conv_id, &conv);
+	int rc = sqs_load_conv(s, app_id, conv_id, &conv);
 	if (rc)
 		return rc;
 	uint64_t read_seq = 0;
-	rc = is_participant(s, conv_id, user_id, &read_seq);
+	rc = sqs_is_participant(s, conv_id, user_id, &read_seq);
 	if (rc <= 0)
 		return rc < 0 ? -1 : SOUK__V1__ERROR_CODE__NOT_A_PARTICIPANT;
 	if (up_to > conv.last_conv_seq)
@@ -549,10 +621,10 @@ static int sq_mark_read(souk_store *s, const char *app_id, const char *user_id, 
 	if (up_to <= read_seq)
 		return 0; /* nothing new read: no event */
 	sqlite3_stmt *st = Q(s, Q_PART_SET_READ);
-	txt(st, 1, conv_id);
-	txt(st, 2, user_id);
+	sqs_txt(st, 1, conv_id);
+	sqs_txt(st, 2, user_id);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)up_to);
-	if (step_done(s, st))
+	if (sqs_step_done(s, st))
 		return -1;
 
 	Souk__V1__Receipt rec = SOUK__V1__RECEIPT__INIT;
@@ -564,19 +636,21 @@ static int sq_mark_read(souk_store *s, const char *app_id, const char *user_id, 
 	ev.body_case = SOUK__V1__EVENT__BODY_RECEIPT;
 	ev.receipt = &rec;
 	for (size_t i = 0; i < conv.n_participants; i++) {
-		if (!has_stream(conv.participants[i].kind))
+		if (!sqs_has_stream(conv.participants[i].kind))
 			continue;
-		if (append_event(s, app_id, conv.participants[i].user_id, &ev, now_ms, out))
+		if (sqs_append_event(s, app_id, conv.participants[i].user_id, &ev, now_ms, out))
 			return -1;
 	}
-	return 0;
+	json_t *data = json_pack("{s:o,s:s,s:I}", "conversation", sqa_conv_json(&conv), "user_id",
+				 user_id, "up_to_conv_seq", (json_int_t)up_to);
+	return sqa_enqueue(s, app_id, &conv, "conversation.read", data, now_ms) < 0 ? -1 : 0;
 }
 
 static uint64_t user_head(souk_store *s, const char *app_id, const char *user_id, int *err)
 {
 	sqlite3_stmt *st = Q(s, Q_USER_HEAD);
-	txt(st, 1, app_id);
-	txt(st, 2, user_id);
+	sqs_txt(st, 1, app_id);
+	sqs_txt(st, 2, user_id);
 	int rc = sqlite3_step(st);
 	uint64_t head = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -590,24 +664,24 @@ static int sq_device_connect(souk_store *s, const char *app_id, const char *user
 			     uint64_t last_applied, int64_t now_ms, uint64_t *head_seq)
 {
 	sqlite3_stmt *st = Q(s, Q_USER_ENSURE);
-	txt(st, 1, app_id);
-	txt(st, 2, user_id);
+	sqs_txt(st, 1, app_id);
+	sqs_txt(st, 2, user_id);
 	sqlite3_bind_int64(st, 3, now_ms);
-	if (step_done(s, st))
+	if (sqs_step_done(s, st))
 		return -1;
 	int err = 0;
 	uint64_t head = user_head(s, app_id, user_id, &err);
 	if (err)
 		return -1;
 	st = Q(s, Q_DEVICE_UPSERT);
-	txt(st, 1, app_id);
-	txt(st, 2, user_id);
-	txt(st, 3, device_id);
+	sqs_txt(st, 1, app_id);
+	sqs_txt(st, 2, user_id);
+	sqs_txt(st, 3, device_id);
 	sqlite3_bind_int(st, 4, platform);
-	txt(st, 5, sdk_version);
+	sqs_txt(st, 5, sdk_version);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)(last_applied < head ? last_applied : head));
 	sqlite3_bind_int64(st, 7, now_ms);
-	if (step_done(s, st))
+	if (sqs_step_done(s, st))
 		return -1;
 	*head_seq = head;
 	return 0;
@@ -617,12 +691,12 @@ static int sq_device_ack(souk_store *s, const char *app_id, const char *user_id,
 			 const char *device_id, uint64_t seq, int64_t now_ms)
 {
 	sqlite3_stmt *st = Q(s, Q_DEVICE_ACK);
-	txt(st, 1, app_id);
-	txt(st, 2, user_id);
-	txt(st, 3, device_id);
+	sqs_txt(st, 1, app_id);
+	sqs_txt(st, 2, user_id);
+	sqs_txt(st, 3, device_id);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)seq);
 	sqlite3_bind_int64(st, 5, now_ms);
-	return step_done(s, st);
+	return sqs_step_done(s, st);
 }
 
 /* ---- reads ------------------------------------------------------------------------- */
@@ -645,8 +719,8 @@ static int sq_read_events(souk_store *s, const char *app_id, const char *user_id
 		return -1;
 	}
 	sqlite3_stmt *st = Q(s, Q_EVENT_READ);
-	txt(st, 1, app_id);
-	txt(st, 2, user_id);
+	sqs_txt(st, 1, app_id);
+	sqs_txt(st, 2, user_id);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)after_seq);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)limit + 1);
 	int rc;
@@ -686,24 +760,24 @@ static int sq_load_app(souk_store *s, const char *app_id, store_app *out)
 {
 	memset(out, 0, sizeof(*out));
 	sqlite3_stmt *st = Q(s, Q_APP_GET);
-	txt(st, 1, app_id);
+	sqs_txt(st, 1, app_id);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
 		return SOUK__V1__ERROR_CODE__UNKNOWN_APP;
 	if (rc != SQLITE_ROW)
 		return -1;
 	snprintf(out->app_id, sizeof(out->app_id), "%s", app_id);
-	copy_col(out->name, sizeof(out->name), st, 0);
-	copy_col(out->audience, sizeof(out->audience), st, 1);
-	copy_col(out->issuer, sizeof(out->issuer), st, 2);
+	sqs_copy_col(out->name, sizeof(out->name), st, 0);
+	sqs_copy_col(out->audience, sizeof(out->audience), st, 1);
+	sqs_copy_col(out->issuer, sizeof(out->issuer), st, 2);
 	sqlite3_reset(st);
 
 	st = Q(s, Q_APP_KEYS);
-	txt(st, 1, app_id);
+	sqs_txt(st, 1, app_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && out->n_keys < STORE_MAX_KEYS) {
 		store_key *k = &out->keys[out->n_keys];
-		copy_col(k->kid, sizeof(k->kid), st, 0);
-		copy_col(k->alg, sizeof(k->alg), st, 1);
+		sqs_copy_col(k->kid, sizeof(k->kid), st, 0);
+		sqs_copy_col(k->alg, sizeof(k->alg), st, 1);
 		size_t n = (size_t)sqlite3_column_bytes(st, 2);
 		k->key = malloc(n + 1);
 		if (!k->key)
@@ -738,21 +812,21 @@ static int sq_app_create(souk_store *s, const char *name, const char *audience, 
 	if (sq_begin(s))
 		return -1;
 	sqlite3_stmt *st = Q(s, Q_APP_INSERT);
-	txt(st, 1, out->app_id);
-	txt(st, 2, name);
-	txt(st, 3, hash);
-	txt(st, 4, audience);
-	txt(st, 5, issuer);
+	sqs_txt(st, 1, out->app_id);
+	sqs_txt(st, 2, name);
+	sqs_txt(st, 3, hash);
+	sqs_txt(st, 4, audience);
+	sqs_txt(st, 5, issuer);
 	sqlite3_bind_int64(st, 6, now);
-	if (step_done(s, st))
+	if (sqs_step_done(s, st))
 		goto fail;
 	st = Q(s, Q_KEY_INSERT);
-	txt(st, 1, out->app_id);
-	txt(st, 2, "default");
-	txt(st, 3, "HS256");
+	sqs_txt(st, 1, out->app_id);
+	sqs_txt(st, 2, "default");
+	sqs_txt(st, 3, "HS256");
 	sqlite3_bind_blob(st, 4, out->jwt_secret, (int)strlen(out->jwt_secret), SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now);
-	if (step_done(s, st))
+	if (sqs_step_done(s, st))
 		goto fail;
 	return sq_commit(s);
 fail:
@@ -769,20 +843,20 @@ static int sq_app_add_key(souk_store *s, const char *app_id, const char *kid, co
 	if (rc)
 		return rc;
 	sqlite3_stmt *st = Q(s, Q_KEY_INSERT);
-	txt(st, 1, app_id);
-	txt(st, 2, kid);
-	txt(st, 3, alg);
+	sqs_txt(st, 1, app_id);
+	sqs_txt(st, 2, kid);
+	sqs_txt(st, 3, alg);
 	sqlite3_bind_blob(st, 4, key, (int)key_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, souk_now_ms());
-	return step_done(s, st);
+	return sqs_step_done(s, st);
 }
 
 static int sq_app_revoke_key(souk_store *s, const char *app_id, const char *kid)
 {
 	sqlite3_stmt *st = Q(s, Q_KEY_REVOKE);
-	txt(st, 1, app_id);
-	txt(st, 2, kid);
-	if (step_done(s, st))
+	sqs_txt(st, 1, app_id);
+	sqs_txt(st, 2, kid);
+	if (sqs_step_done(s, st))
 		return -1;
 	return sqlite3_changes(((sqlite_store *)s)->db) ? 0 : SOUK__V1__ERROR_CODE__UNKNOWN_KEY;
 }
@@ -794,7 +868,7 @@ static int sq_app_list(souk_store *s, void (*each)(const store_app *, void *), v
 	size_t n = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 256)
-		copy_col(ids[n++], STORE_ID_MAX, st, 0);
+		sqs_copy_col(ids[n++], STORE_ID_MAX, st, 0);
 	sqlite3_reset(st);
 	for (size_t i = 0; i < n; i++) {
 		store_app app;
@@ -813,6 +887,7 @@ static void sq_close(souk_store *s)
 		return;
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(ss->q[i]);
+	sqa_finalize(ss);
 	sqlite3_close(ss->db);
 	free(ss);
 }
@@ -837,6 +912,10 @@ static const struct souk_store_ops sqlite_ops = {
 	.app_add_key = sq_app_add_key,
 	.app_revoke_key = sq_app_revoke_key,
 	.app_list = sq_app_list,
+	.update_context = sqa_update_context,
+	.rest = sqa_rest,
+	.webhook_due = sqa_webhook_due,
+	.webhook_result = sqa_webhook_result,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

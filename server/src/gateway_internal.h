@@ -1,0 +1,165 @@
+/*
+ * gateway_internal.h — the loop thread's state, shared by gateway.c (WebSocket sessions
+ * and delivery), rest.c (the agent REST API) and webhooks.c (outbound deliveries). All of
+ * it is touched by the loop thread only.
+ */
+#ifndef SOUK_SERVER_GATEWAY_INTERNAL_H
+#define SOUK_SERVER_GATEWAY_INTERNAL_H
+
+#include <libwebsockets.h>
+#include <signal.h>
+
+#include "config.h"
+#include "gateway.h"
+#include "group_commit.h"
+#include "rest.h"
+
+/* One HTTP request on the listener (lws per-session data of the "http" protocol). */
+typedef struct http_req {
+	struct lws *wsi;
+	uint64_t id;	       /* 0 until it waits for the storage thread */
+	struct http_req *next; /* rest_state.pending */
+	char method[8];
+	char path[512];
+	char query[512];
+	char key_hash[65]; /* SHA-256 of the bearer API key, "" if none */
+	char idempotency_key[256];
+	char *body;
+	size_t body_len;
+	int body_too_large;
+	rest_call *call; /* parsed request, while authenticating */
+	int status;	 /* response */
+	char *resp;
+	size_t resp_len;
+	int phase; /* 1: headers to write, 2: body to write */
+} http_req;
+
+typedef struct api_key_cache {
+	char hash[65];
+	char app_id[STORE_ID_MAX];
+	int64_t loaded_us;
+	struct api_key_cache *next;
+} api_key_cache;
+
+typedef struct rest_state {
+	http_req *pending; /* requests waiting for the storage thread */
+	size_t n_pending;
+	uint64_t next_id;
+	api_key_cache *keys;
+} rest_state;
+
+typedef struct webhook_flight webhook_flight;
+
+typedef struct webhook_state {
+	webhook_flight *flights; /* deliveries on the wire */
+	size_t n_flights;
+	int due_pending; /* a GC_WEBHOOK_DUE read is queued */
+	int poke_again;	 /* something changed while it was queued */
+	lws_sorted_usec_list_t sul;
+	int64_t delivered, failed, retried;
+} webhook_state;
+
+#define APP_CACHE_TTL_US (10 * 1000000LL)
+
+typedef struct outmsg {
+	struct outmsg *next;
+	size_t len;
+	uint8_t *buf; /* LWS_PRE headroom, then the frame */
+} outmsg;
+
+typedef struct user_entry user_entry;
+
+enum conn_state { CS_NEW, CS_AUTHING, CS_READY };
+
+typedef struct conn {
+	struct lws *wsi;
+	gateway *gw;
+	uint64_t id;
+	enum conn_state state;
+	char app_id[STORE_ID_MAX];
+	char user_id[STORE_ID_MAX];
+	char device_id[STORE_ID_MAX];
+	user_entry *user;
+	struct conn *unext, *uprev;
+	struct conn *hnext; /* id hash chain */
+	Souk__V1__Frame *hello;
+	int keys_reloaded; /* an unknown kid made us reload the app's keys once */
+	lws_sorted_usec_list_t sul_auth;
+
+	uint8_t *rx;
+	size_t rx_len, rx_cap;
+	int rx_discard;
+
+	outmsg *q_head, *q_tail;
+	size_t q_frames, q_bytes;
+	int close_code; /* close once the queue is written */
+	const char *close_why;
+
+	int sync_started, live, reading, catchup;
+	uint64_t sent_up_to;
+	int sync_queued; /* a sync request waits for the read in flight */
+	uint64_t sync_q_request, sync_q_after;
+	uint32_t sync_q_limit;
+
+	uint64_t acked, ack_wanted;
+	int ack_inflight;
+} conn;
+
+struct user_entry {
+	char key[2 * STORE_ID_MAX];
+	user_entry *hnext;
+	conn *conns;
+	int n_conns;
+	double tokens;
+	int64_t tokens_at_us;
+};
+
+typedef struct app_cache {
+	store_app *app;
+	int64_t loaded_us;
+	struct app_cache *next;
+} app_cache;
+
+enum { CONN_BUCKETS = 4096, USER_BUCKETS = 4096 };
+
+struct gateway {
+	souk_config cfg;
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	group_commit *gc;
+	int port;
+	volatile sig_atomic_t stop_requested;
+	int shutting_down;
+	int64_t shutdown_deadline_us;
+	uint64_t next_conn_id;
+	conn *conns[CONN_BUCKETS];
+	user_entry *users[USER_BUCKETS];
+	app_cache *apps;
+	size_t n_conns;
+	int64_t started_ms;
+	lws_sorted_usec_list_t sul_tick; /* wakes the loop while stopping */
+	struct lws_vhost *client_vh;	 /* outbound HTTP (webhooks) */
+	rest_state rest;
+	webhook_state webhooks;
+};
+
+/* gateway.c */
+void gw_deliver(gateway *gw, const char *app_id, const store_appends *a);
+void gw_relay_typing(gateway *gw, const char *app_id, const char *from_user, const store_conv *sc,
+		     int on);
+gc_op *gw_op_new(gateway *gw, gc_kind kind);
+
+/* rest.c: HTTP callback for /v1/… REST requests; the completion of GC_REST ops */
+int rest_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		       size_t len);
+size_t rest_pss_size(void);
+void rest_complete(gateway *gw, gc_op *op);
+void rest_free_all(gateway *gw);
+
+/* webhooks.c */
+extern const struct lws_protocols webhook_protocol;
+void webhooks_poke(gateway *gw);
+void webhooks_due_done(gateway *gw, gc_op *op);
+void webhooks_free_all(gateway *gw);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * store_sqlite_internal.h — what store_sqlite.c (streams, conversations, apps) and
+ * store_sqlite_agent.c (REST calls, webhook outbox) share. Not used outside the SQLite
+ * backend.
+ */
+#ifndef SOUK_SERVER_STORE_SQLITE_INTERNAL_H
+#define SOUK_SERVER_STORE_SQLITE_INTERNAL_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+enum { SQS_Q_MAX = 32, SQA_Q_MAX = 48 };
+
+typedef struct sqlite_store {
+	souk_store base;
+	sqlite3 *db;
+	sqlite3_stmt *q[SQS_Q_MAX];  /* store_sqlite.c, prepared at open */
+	sqlite3_stmt *aq[SQA_Q_MAX]; /* store_sqlite_agent.c, prepared on first use */
+} sqlite_store;
+
+void sqs_txt(sqlite3_stmt *st, int i, const char *v);
+void sqs_copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col);
+int sqs_step_done(souk_store *s, sqlite3_stmt *st);
+int sqs_append_event(souk_store *s, const char *app_id, const char *user_id, Souk__V1__Event *ev,
+		     int64_t now_ms, store_appends *out);
+int sqs_load_conv(souk_store *s, const char *app_id, const char *conv_id, store_conv *c);
+int sqs_is_participant(souk_store *s, const char *conv_id, const char *user_id, uint64_t *read_seq);
+int sqs_has_stream(int kind);
+void sqs_conv_to_proto(const store_conv *c, Souk__V1__ConversationInfo *info,
+		       Souk__V1__Participant *parts, Souk__V1__Participant **pp);
+/* Appends Event{conversation} (the conversation's current state) to every stream. */
+int sqs_announce_conv(souk_store *s, const char *app_id, const store_conv *c, int64_t now_ms,
+		      store_appends *out);
+
+/* store_sqlite_agent.c */
+void sqa_finalize(sqlite_store *ss);
+json_t *sqa_conv_json(const store_conv *c);
+/* Records a webhook event for the integration in control of `conv` and one delivery per
+ * matching target. Takes ownership of `data`. Returns 1 when deliveries were created,
+ * 0 when no target wants it, -1 on failure. */
+int sqa_enqueue(souk_store *s, const char *app_id, const store_conv *conv, const char *type,
+		json_t *data, int64_t now_ms);
+int sqa_update_context(souk_store *s, const char *app_id, const char *user_id, const char *conv_id,
+		       const Souk__V1__ShoppingContext *ctx, int64_t now_ms);
+int sqa_rest(souk_store *s, rest_call *call, store_appends *out);
+int sqa_webhook_due(souk_store *s, int64_t now_ms, size_t limit, const char *const *busy_keys,
+		    size_t n_busy, store_deliveries *out);
+int sqa_webhook_result(souk_store *s, int64_t delivery_id, int delivered, int http_status,
+		       const char *error, int64_t now_ms, int64_t next_attempt_ms);
+
+#endif
