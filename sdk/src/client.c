@@ -415,7 +415,9 @@ void souk__publish(souk_client *c, souk__evlist *l)
 	pthread_cond_broadcast(&c->econd);
 	pthread_mutex_unlock(&c->emu);
 	souk__evlist_clear(l);
-	if (cb && !on_sdk_thread(c)) {
+	/* also from the SDK thread: events published from a timer callback would otherwise
+	 * wait for the next network event to be dispatched */
+	if (cb) {
 		pthread_mutex_lock(&c->mu);
 		wake(c);
 		pthread_mutex_unlock(&c->mu);

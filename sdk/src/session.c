@@ -37,7 +37,7 @@ enum { PH_IDLE, PH_CONNECTING, PH_HELLO, PH_SYNCING, PH_LIVE };
 enum {
 	TX_MAX = 256,	      /* frames queued for writing */
 	PROBE_TIMEOUT_S = 10, /* answer to a probe ping after a network change */
-	SYNC_LIMIT = 200,
+	SYNC_LIMIT = 0,	      /* the server's default page size: operators tune it */
 };
 
 typedef struct txframe {
@@ -239,6 +239,7 @@ static void connect_cb(lws_sorted_usec_list_t *sul)
 	s->connect_scheduled = 0;
 	if (!s->wsi && want_connection(s))
 		connect_now(s);
+	lws_cancel_service(s->ctx); /* see outbox_cb */
 }
 
 static void schedule_connect(souk__session *s, unsigned delay_ms)
@@ -380,6 +381,9 @@ static void outbox_cb(lws_sorted_usec_list_t *sul)
 	souk__session *s = lws_container_of(sul, souk__session, sul_outbox);
 	s->outbox_dirty = 1;
 	s->recount = 1;
+	/* Timers run at the start of lws_service(), just before it sleeps in poll(): without
+	 * a wake-up the loop would only see the flag after the next network event. */
+	lws_cancel_service(s->ctx);
 }
 
 static void send_open_support(souk__session *s)
@@ -860,6 +864,7 @@ static void probe_cb(lws_sorted_usec_list_t *sul)
 	souk__logf(LG(s), SOUK_LOG_INFO, "no answer to the probe after a network change");
 	s->reconnect_now = 1;
 	request_close(s, LWS_CLOSE_STATUS_NORMAL, SOUK_ENETWORK);
+	lws_cancel_service(s->ctx); /* see outbox_cb */
 }
 
 static void probe(souk__session *s)

@@ -99,6 +99,11 @@ static void at_exit(void)
 
 const char *th_tmpdir(void)
 {
+	if (!tmpdir[0] && getenv("SOUK_TEST_SHARED_DIR")) {
+		/* a child process of a test: use the parent's directory, never remove it */
+		snprintf(tmpdir, sizeof(tmpdir), "%s", getenv("SOUK_TEST_SHARED_DIR"));
+		creator_pid = -1;
+	}
 	if (!tmpdir[0]) {
 		creator_pid = getpid();
 		snprintf(tmpdir, sizeof(tmpdir), "/tmp/souk-sdk-test-XXXXXX");
@@ -461,6 +466,16 @@ void th_wait(souk_client *c, th_pred pred, void *arg, th_event_fn on_event, void
 	}
 }
 
+void th_drain(souk_client *c, th_event_fn on_event, void *ev_arg)
+{
+	souk_event *ev = NULL;
+	while (souk_client_next_event(&ev, c, 0) == SOUK_OK) {
+		if (on_event)
+			on_event(ev, ev_arg);
+		souk_event_free(ev);
+	}
+}
+
 int th_outbox_empty(souk_client *c, void *arg)
 {
 	(void)arg;
@@ -469,11 +484,35 @@ int th_outbox_empty(souk_client *c, void *arg)
 	return n == 0;
 }
 
-souk_message_list *th_messages(souk_client *c, int64_t conv)
+th_list *th_messages(souk_client *c, int64_t conv)
 {
-	souk_message_list *l = NULL;
-	CHECK_OK(souk_client_list_messages(&l, c, conv, 0, SOUK_PAGE_AFTER, 500));
-	return l;
+	/* pages of 100 (the API allows 500), so that paging itself is exercised */
+	th_list *all = calloc(1, sizeof(*all));
+	CHECK(all != NULL);
+	int64_t anchor = 0;
+	for (;;) {
+		souk_message_list *l = NULL;
+		CHECK_OK(souk_client_list_messages(&l, c, conv, anchor, SOUK_PAGE_AFTER, 100));
+		size_t n = souk_message_list_count(l);
+		all->v = realloc(all->v, (all->n + n + 1) * sizeof(*all->v));
+		CHECK(all->v != NULL);
+		for (size_t i = 0; i < n; i++)
+			CHECK_OK(souk_message_copy(&all->v[all->n++], souk_message_list_get(l, i)));
+		souk_message_list_free(l);
+		if (n < 100)
+			return all;
+		anchor = souk_message_get_id(all->v[all->n - 1]);
+	}
+}
+
+void th_list_free(th_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		souk_message_free(l->v[i]);
+	free(l->v);
+	free(l);
 }
 
 int th_file_contains(const char *path, const char *needle)

@@ -89,11 +89,19 @@ typedef void (*th_event_fn)(const souk_event *ev, void *arg);
 void th_wait(souk_client *c, th_pred pred, void *arg, th_event_fn on_event, void *ev_arg,
 	     int timeout_ms, const char *what);
 
+/* Handles every event already queued, without waiting. */
+void th_drain(souk_client *c, th_event_fn on_event, void *ev_arg);
+
 /* Common predicates */
 int th_outbox_empty(souk_client *c, void *arg);
 
-/* Messages of a conversation, oldest first (all of them). Caller frees. */
-souk_message_list *th_messages(souk_client *c, int64_t conv);
+/* All messages of a conversation, oldest first (read page by page). */
+typedef struct th_list {
+	size_t n;
+	souk_message **v;
+} th_list;
+th_list *th_messages(souk_client *c, int64_t conv);
+void th_list_free(th_list *l);
 /* 1 when file `path` contains `needle` (binary search of the raw bytes). */
 int th_file_contains(const char *path, const char *needle);
 uint32_t th_rand(void);

@@ -96,15 +96,15 @@ int main(void)
 	size_t pending = 0;
 	CHECK_OK(souk_client_outbox_count(&pending, a));
 	CHECK_EQ(pending, N);
-	souk_message_list *l = th_messages(a, conv);
-	CHECK_EQ(souk_message_list_count(l), N);
+	th_list *l = th_messages(a, conv);
+	CHECK_EQ(l->n, N);
 	for (size_t i = 0; i < N; i++) {
-		const souk_message *m = souk_message_list_get(l, i);
+		const souk_message *m = l->v[i];
 		CHECK_EQ(souk_message_get_status(m), SOUK_MESSAGE_PENDING);
 		CHECK_EQ(souk_message_get_id(m), ids[i + 1]);
 		CHECK(souk_message_get_server_id(m) == NULL);
 	}
-	souk_message_list_free(l);
+	th_list_free(l);
 
 	counts ca = {0};
 	th_log("soukd down, %d messages pending; starting soukd", N);
@@ -117,15 +117,15 @@ int main(void)
 	}
 	CHECK_EQ(ca.other, 0);
 	l = th_messages(a, conv);
-	CHECK_EQ(souk_message_list_count(l), N);
+	CHECK_EQ(l->n, N);
 	for (size_t i = 0; i < N; i++) {
-		const souk_message *m = souk_message_list_get(l, i);
+		const souk_message *m = l->v[i];
 		CHECK_EQ(msg_number(m), (int)i + 1);
 		CHECK_EQ(souk_message_get_conv_seq(m), i + 1);
 		CHECK(souk_message_get_server_id(m) != NULL);
 		CHECK(souk_message_is_outgoing(m));
 	}
-	souk_message_list_free(l);
+	th_list_free(l);
 	souk_conversation *cv = NULL;
 	CHECK_OK(souk_client_get_conversation(&cv, a, conv));
 	CHECK(souk_conversation_is_support(cv));
@@ -143,25 +143,21 @@ int main(void)
 	/* let a late duplicate, if the server had stored one, arrive before counting */
 	CHECK_OK(souk_client_hint(b, SOUK_HINT_NETWORK_CHANGED));
 	th_sleep_ms(300);
-	souk_event *ev;
-	while (souk_client_next_event(&ev, b, 0) == SOUK_OK) {
-		on_event(ev, &cb);
-		souk_event_free(ev);
-	}
+	th_drain(b, on_event, &cb);
 	CHECK_OK(souk_client_get_conversation(&cv, b, cb.conv));
 	CHECK(strcmp(souk_conversation_get_server_id(cv), server_conv) == 0);
 	CHECK_EQ(souk_conversation_get_last_conv_seq(cv), N);
 	souk_conversation_free(cv);
 	l = th_messages(b, cb.conv);
-	CHECK_EQ(souk_message_list_count(l), N);
+	CHECK_EQ(l->n, N);
 	for (size_t i = 0; i < N; i++) {
-		const souk_message *m = souk_message_list_get(l, i);
+		const souk_message *m = l->v[i];
 		CHECK_EQ(msg_number(m), (int)i + 1);
 		CHECK_EQ(souk_message_get_conv_seq(m), i + 1);
 		CHECK(souk_message_is_outgoing(m)); /* the same user, another device */
 		CHECK_EQ(souk_message_get_status(m), SOUK_MESSAGE_SENT);
 	}
-	souk_message_list_free(l);
+	th_list_free(l);
 	for (int k = 1; k <= N; k++)
 		CHECK_EQ(cb.added[k], 1);
 	CHECK_EQ(cb.other, 0);
