@@ -1,0 +1,824 @@
+/*
+ * Unit tests of libsouk's store (real SQLCipher files, no server): schema migrations,
+ * keys, the outbox, applying the stream (dedupe, gaps, the one reconciliation of a
+ * pending message with its ack or its event, receipts), the support conversation merge,
+ * paging, the user binding and the wipe. Server frames are built, encoded and decoded
+ * with souk_wire exactly as they would arrive.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "store.h"
+
+static const char *ME = "user-me";
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+static char path_buf[512];
+static int path_count;
+
+static const char *new_path(void)
+{
+	snprintf(path_buf, sizeof(path_buf), "%s/store-%d.db", th_tmpdir(), path_count++);
+	return path_buf;
+}
+
+static souk__store *open_store(const char *path, int variant)
+{
+	uint8_t key[32];
+	th_key(key, variant);
+	char err[256];
+	souk__store *st = NULL;
+	int r = souk__store_open(&st, path, key, 1, err, sizeof(err));
+	if (r != SOUK_OK)
+		fail_msg("open %s: %s (%s)", path, souk_strerror(r), err);
+	return st;
+}
+
+static int64_t scalar(souk__store *st, const char *sql)
+{
+	sqlite3_stmt *s = souk__stmt(st, sql);
+	assert_non_null(s);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return v;
+}
+
+static int count_events(souk__evlist *ev, int type)
+{
+	int n = 0;
+	for (souk_event *e = ev->head; e; e = e->next)
+		n += e->type == type;
+	return n;
+}
+
+/* A conversation with a server id, as after OpenConversation. */
+static int64_t confirmed_conv(souk__store *st, const char *server_id)
+{
+	souk__evlist ev = {0};
+	int64_t id = 0;
+	assert_int_equal(souk__conv_open_support(st, &id, &ev), SOUK_OK);
+	souk__evlist_clear(&ev);
+	Souk__V1__ConversationInfo ci = SOUK__V1__CONVERSATION_INFO__INIT;
+	ci.conversation_id = (char *)server_id;
+	ci.status = SOUK__V1__CONVERSATION_STATUS__CONVERSATION_OPEN;
+	assert_int_equal(souk__sync_support_info(st, &ci, &ev), SOUK_OK);
+	souk__evlist_clear(&ev);
+	return id;
+}
+
+static int64_t add_text(souk__store *st, int64_t conv, const char *text)
+{
+	Souk__V1__Text t = SOUK__V1__TEXT__INIT;
+	t.body = (char *)text;
+	Souk__V1__Content c = SOUK__V1__CONTENT__INIT;
+	c.kind_case = SOUK__V1__CONTENT__KIND_TEXT;
+	c.text = &t;
+	uint8_t buf[1024];
+	size_t len = souk__v1__content__pack(&c, buf);
+	souk__evlist ev = {0};
+	int64_t id = 0;
+	assert_int_equal(souk__outbox_add(st, conv, buf, len, 1000, &id, &ev), SOUK_OK);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_MESSAGE_ADDED), 1);
+	souk__evlist_clear(&ev);
+	return id;
+}
+
+static void cmid_of(souk__store *st, int64_t msg, uint8_t out[16])
+{
+	sqlite3_stmt *s = souk__stmt(st, "SELECT client_msg_id FROM messages WHERE id = ?1");
+	sqlite3_bind_int64(s, 1, msg);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_bytes(s, 0), 16);
+	memcpy(out, sqlite3_column_blob(s, 0), 16);
+	sqlite3_reset(s);
+}
+
+static int status_of(souk__store *st, int64_t msg)
+{
+	souk_message *m = NULL;
+	assert_int_equal(souk__load_message(st, msg, &m), SOUK_OK);
+	int s = m->status;
+	souk_message_free(m);
+	return s;
+}
+
+/* A server event list, built, encoded and decoded as the SDK receives it. */
+typedef struct evb {
+	Souk__V1__Event ev[16];
+	Souk__V1__Message msg[16];
+	Souk__V1__Receipt rc[16];
+	Souk__V1__Content content[16];
+	Souk__V1__Text text[16];
+	Souk__V1__Event *ptr[16];
+	size_t n;
+	Souk__V1__Frame *decoded;
+} evb;
+
+static void evb_message(evb *b, uint64_t seq, const char *message_id, const char *conv,
+			uint64_t conv_seq, const char *sender, const uint8_t *cmid,
+			const char *body)
+{
+	size_t i = b->n++;
+	souk__v1__event__init(&b->ev[i]);
+	souk__v1__message__init(&b->msg[i]);
+	souk__v1__content__init(&b->content[i]);
+	souk__v1__text__init(&b->text[i]);
+	b->text[i].body = (char *)body;
+	b->content[i].kind_case = SOUK__V1__CONTENT__KIND_TEXT;
+	b->content[i].text = &b->text[i];
+	b->msg[i].message_id = (char *)message_id;
+	b->msg[i].conversation_id = (char *)conv;
+	b->msg[i].conv_seq = conv_seq;
+	b->msg[i].sender_id = (char *)sender;
+	b->msg[i].sender_kind = strcmp(sender, ME) == 0 ? SOUK__V1__SENDER_KIND__SENDER_SHOPPER
+							: SOUK__V1__SENDER_KIND__SENDER_AGENT;
+	if (cmid) {
+		b->msg[i].client_msg_id.data = (uint8_t *)cmid;
+		b->msg[i].client_msg_id.len = 16;
+	}
+	b->msg[i].content = &b->content[i];
+	b->msg[i].server_time_ms = 5000 + (int64_t)seq;
+	b->ev[i].seq = seq;
+	b->ev[i].body_case = SOUK__V1__EVENT__BODY_MESSAGE;
+	b->ev[i].message = &b->msg[i];
+	b->ptr[i] = &b->ev[i];
+}
+
+static void evb_receipt(evb *b, uint64_t seq, const char *conv, const char *user, int kind,
+			uint64_t up_to)
+{
+	size_t i = b->n++;
+	souk__v1__event__init(&b->ev[i]);
+	souk__v1__receipt__init(&b->rc[i]);
+	b->rc[i].conversation_id = (char *)conv;
+	b->rc[i].user_id = (char *)user;
+	b->rc[i].kind = (Souk__V1__ReceiptKind)kind;
+	b->rc[i].up_to_conv_seq = up_to;
+	b->ev[i].seq = seq;
+	b->ev[i].body_case = SOUK__V1__EVENT__BODY_RECEIPT;
+	b->ev[i].receipt = &b->rc[i];
+	b->ptr[i] = &b->ev[i];
+}
+
+/* Encodes the events as a SyncPage and decodes them back through souk_wire. */
+static Souk__V1__Event *const *evb_wire(evb *b, size_t *n)
+{
+	Souk__V1__SyncPage page = SOUK__V1__SYNC_PAGE__INIT;
+	page.events = b->ptr;
+	page.n_events = b->n;
+	Souk__V1__Frame f = SOUK__V1__FRAME__INIT;
+	f.body_case = SOUK__V1__FRAME__BODY_SYNC_PAGE;
+	f.sync_page = &page;
+	uint8_t *buf;
+	size_t len;
+	assert_int_equal(souk_wire_encode(&f, 0, &buf, &len), 0);
+	souk_wire_status st = souk_wire_decode(buf, len, 0, &b->decoded);
+	free(buf);
+	if (st.code)
+		fail_msg("server frame refused by souk_wire: %s", st.why);
+	*n = b->decoded->sync_page->n_events;
+	return b->decoded->sync_page->events;
+}
+
+static void evb_free(evb *b)
+{
+	souk_wire_frame_free(b->decoded);
+	memset(b, 0, sizeof(*b));
+}
+
+static souk__apply_result apply(souk__store *st, evb *b, souk__evlist *ev)
+{
+	size_t n;
+	Souk__V1__Event *const *events = evb_wire(b, &n);
+	souk__apply_result res;
+	assert_int_equal(souk__sync_apply(st, ME, events, n, &res, ev), SOUK_OK);
+	evb_free(b);
+	return res;
+}
+
+/* ---- migrations, keys ------------------------------------------------------------------ */
+
+static void test_migrate_fresh_and_reopen(void **state)
+{
+	(void)state;
+	const char *p = new_path();
+	char path[512];
+	snprintf(path, sizeof(path), "%s", p);
+	souk__store *st = open_store(path, 0);
+	assert_int_equal(scalar(st, "PRAGMA user_version"), SOUK__SCHEMA_VERSION);
+	assert_int_equal(scalar(st, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
+				    "name IN ('state', 'conversations', 'messages', 'outbox')"),
+			 4);
+	assert_int_equal(souk__state_set_text(st, "device_id", "dev-1"), SOUK_OK);
+	souk__store_close(st);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 077, 0); /* created private */
+
+	st = open_store(path, 0); /* reopening migrates nothing and keeps data */
+	char *v = NULL;
+	assert_int_equal(souk__state_get_text(st, "device_id", &v), SOUK_OK);
+	assert_string_equal(v, "dev-1");
+	free(v);
+	/* a query-only reader on the same file */
+	uint8_t key[32];
+	th_key(key, 0);
+	char err[256];
+	souk__store *rd = NULL;
+	assert_int_equal(souk__store_open(&rd, path, key, 0, err, sizeof(err)), SOUK_OK);
+	assert_int_equal(souk__state_set_text(rd, "x", "y"), SOUK_ESTORE); /* read only */
+	souk__store_close(rd);
+	souk__store_close(st);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s", new_path());
+	souk__store *st = open_store(path, 0);
+	sqlite3_stmt *s = souk__stmt(st, "PRAGMA user_version = 99");
+	assert_int_equal(souk__exec_stmt(st, s), SOUK_OK);
+	souk__store_close(st);
+	uint8_t key[32];
+	th_key(key, 0);
+	char err[256];
+	assert_int_equal(souk__store_open(&st, path, key, 1, err, sizeof(err)), SOUK_ESCHEMA);
+	assert_null(st);
+	assert_non_null(strstr(err, "schema version 99"));
+}
+
+static void test_wrong_key_and_not_a_database(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s", new_path());
+	souk__store_close(open_store(path, 0));
+	uint8_t key[32];
+	th_key(key, 1);
+	char err[256];
+	souk__store *st = NULL;
+	assert_int_equal(souk__store_open(&st, path, key, 1, err, sizeof(err)), SOUK_EKEY);
+	assert_string_equal(err, "the database key is wrong, or the file is not a Souk database");
+	/* the file was not touched: the right key still works */
+	souk__store_close(open_store(path, 0));
+
+	snprintf(path, sizeof(path), "%s", new_path());
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 512; i++)
+		fputs("plain text, not a database. ", f);
+	fclose(f);
+	assert_int_equal(souk__store_open(&st, path, key, 1, err, sizeof(err)), SOUK_EKEY);
+}
+
+static void test_plain_sqlite_file_refused(void **state)
+{
+	(void)state;
+	/* An unencrypted SQLite database (as a non-SQLCipher SDK would have written) must
+	 * not be opened as if it were ours. */
+	char path[512];
+	snprintf(path, sizeof(path), "%s", new_path());
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES ('hello');",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	uint8_t key[32];
+	th_key(key, 0);
+	char err[256];
+	souk__store *st = NULL;
+	assert_int_equal(souk__store_open(&st, path, key, 1, err, sizeof(err)), SOUK_EKEY);
+}
+
+static void test_wipe_files(void **state)
+{
+	(void)state;
+	char path[512], wal[520], shm[520];
+	snprintf(path, sizeof(path), "%s", new_path());
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	snprintf(shm, sizeof(shm), "%s-shm", path);
+	souk__store *st = open_store(path, 0);
+	int64_t conv = confirmed_conv(st, "conv-w");
+	add_text(st, conv, "to be wiped");
+	assert_int_equal(access(wal, F_OK), 0); /* WAL mode: the files exist while open */
+	assert_int_equal(access(shm, F_OK), 0);
+	souk__store_close(st);
+	FILE *f = fopen(wal, "a"); /* a WAL left behind by a crash goes too */
+	fclose(f);
+	assert_int_equal(souk__store_wipe_files(path), 0);
+	assert_int_not_equal(access(path, F_OK), 0);
+	assert_int_not_equal(access(wal, F_OK), 0);
+	assert_int_not_equal(access(shm, F_OK), 0);
+	assert_int_equal(souk__store_wipe_files(path), 0); /* nothing there: fine */
+}
+
+static int64_t head_of(const souk__outbox_head *h, size_t n, int64_t conv)
+{
+	for (size_t i = 0; i < n; i++)
+		if (h[i].conv_id == conv)
+			return h[i].msg_id;
+	return 0;
+}
+
+/* ---- the outbox -------------------------------------------------------------------------- */
+
+static void test_outbox_order_per_conversation(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	int64_t c1 = confirmed_conv(st, "conv-1");
+	/* a second conversation, known from the stream */
+	evb b = {0};
+	evb_message(&b, 1, "srv-other", "conv-2", 1, "agent-7", NULL, "hello from the shop");
+	souk__evlist ev = {0};
+	apply(st, &b, &ev);
+	souk__evlist_clear(&ev);
+	int64_t c2 = 0;
+	assert_int_equal(souk__conv_by_server_id(st, "conv-2", &c2), SOUK_OK);
+
+	int64_t a1 = add_text(st, c1, "a1"), b1 = add_text(st, c2, "b1");
+	int64_t a2 = add_text(st, c1, "a2");
+	add_text(st, c2, "b2");
+	size_t n = 0;
+	assert_int_equal(souk__outbox_count(st, &n), SOUK_OK);
+	assert_int_equal(n, 4);
+
+	souk__outbox_head *h = NULL;
+	assert_int_equal(souk__outbox_heads(st, &h, &n), SOUK_OK);
+	assert_int_equal(n, 2); /* one head per conversation, in order */
+	assert_int_equal(h[0].msg_id, a1);
+	assert_string_equal(h[0].conv_server_id, "conv-1");
+	assert_int_equal(h[1].msg_id, b1);
+	assert_string_equal(h[1].conv_server_id, "conv-2");
+	assert_memory_not_equal(h[0].cmid, h[1].cmid, 16);
+	Souk__V1__Content *c = souk__v1__content__unpack(NULL, h[0].content_len, h[0].content);
+	assert_non_null(c);
+	assert_string_equal(c->text->body, "a1");
+	souk__v1__content__free_unpacked(c, NULL);
+	souk__outbox_heads_free(h, n);
+
+	/* a transient refusal keeps the head, later */
+	assert_int_equal(souk__outbox_defer(st, a1, 999999), SOUK_OK);
+	assert_int_equal(souk__outbox_heads(st, &h, &n), SOUK_OK);
+	assert_int_equal(h[0].msg_id, a1);
+	assert_int_equal(h[0].next_attempt_ms, 999999);
+	assert_int_equal(h[0].attempts, 1);
+	souk__outbox_heads_free(h, n);
+
+	/* a permanent one takes it out: the next one of its conversation is the head */
+	assert_int_equal(souk__outbox_fail(st, a1, 300, "too large", &ev), SOUK_OK);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_MESSAGE_UPDATED), 1);
+	assert_int_equal(ev.head->msg->status, SOUK_MESSAGE_FAILED);
+	assert_int_equal(ev.head->msg->failure_code, 300);
+	assert_string_equal(ev.head->msg->failure_reason, "too large");
+	souk__evlist_clear(&ev);
+	assert_int_equal(souk__outbox_heads(st, &h, &n), SOUK_OK);
+	assert_int_equal(head_of(h, n, c1), a2);
+	assert_int_equal(head_of(h, n, c2), b1);
+	souk__outbox_heads_free(h, n);
+
+	/* resend: back in, behind what is pending, with the same client message id */
+	uint8_t before[16], after[16];
+	cmid_of(st, a1, before);
+	assert_int_equal(souk__outbox_resend(st, a2, &ev), SOUK_ESTATE); /* not FAILED */
+	assert_int_equal(souk__outbox_resend(st, a1, &ev), SOUK_OK);
+	souk__evlist_clear(&ev);
+	cmid_of(st, a1, after);
+	assert_memory_equal(before, after, 16);
+	assert_int_equal(status_of(st, a1), SOUK_MESSAGE_PENDING);
+	assert_int_equal(souk__outbox_heads(st, &h, &n), SOUK_OK);
+	assert_int_equal(head_of(h, n, c1), a2);
+	souk__outbox_heads_free(h, n);
+
+	/* delete: only failed messages */
+	assert_int_equal(souk__outbox_delete_failed(st, a2, &ev), SOUK_ESTATE);
+	assert_int_equal(souk__outbox_fail(st, a1, 300, "too large", &ev), SOUK_OK);
+	souk__evlist_clear(&ev);
+	assert_int_equal(souk__outbox_delete_failed(st, a1, &ev), SOUK_OK);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_MESSAGE_DELETED), 1);
+	souk__evlist_clear(&ev);
+	souk_message *m = NULL;
+	assert_int_equal(souk__load_message(st, a1, &m), SOUK_ENOTFOUND);
+	souk__store_close(st);
+}
+
+static void test_outbox_add_is_atomic(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	uint8_t content[4] = {0x52, 0x02, 0x0a, 0x00};
+	souk__evlist ev = {0};
+	int64_t id = 0;
+	assert_int_equal(souk__outbox_add(st, 4242, content, sizeof(content), 1, &id, &ev),
+			 SOUK_ENOTFOUND);
+	assert_null(ev.head);
+	assert_int_equal(scalar(st, "SELECT COUNT(*) FROM messages"), 0);
+	assert_int_equal(scalar(st, "SELECT COUNT(*) FROM outbox"), 0);
+	souk__store_close(st);
+}
+
+/* ---- applying the stream ----------------------------------------------------------------- */
+
+static void test_apply_skips_applied_and_stops_at_gap(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	evb b = {0};
+	souk__evlist ev = {0};
+	evb_message(&b, 1, "m1", "conv-g", 1, "agent", NULL, "one");
+	evb_message(&b, 2, "m2", "conv-g", 2, "agent", NULL, "two");
+	evb_message(&b, 3, "m3", "conv-g", 3, "agent", NULL, "three");
+	souk__apply_result r = apply(st, &b, &ev);
+	assert_int_equal(r.applied, 3);
+	assert_int_equal(r.last_applied, 3);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_MESSAGE_ADDED), 3);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_CONVERSATION_UPDATED), 1);
+	souk__evlist_clear(&ev);
+
+	/* 2..4: 2 and 3 are already applied */
+	evb_message(&b, 2, "m2", "conv-g", 2, "agent", NULL, "two");
+	evb_message(&b, 3, "m3", "conv-g", 3, "agent", NULL, "three");
+	evb_message(&b, 4, "m4", "conv-g", 4, "agent", NULL, "four");
+	r = apply(st, &b, &ev);
+	assert_int_equal(r.skipped, 2);
+	assert_int_equal(r.applied, 1);
+	assert_int_equal(r.last_applied, 4);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_MESSAGE_ADDED), 1);
+	souk__evlist_clear(&ev);
+
+	/* 6..7 after 4: a gap, nothing applied, the position stays */
+	evb_message(&b, 6, "m6", "conv-g", 6, "agent", NULL, "six");
+	evb_message(&b, 7, "m7", "conv-g", 7, "agent", NULL, "seven");
+	r = apply(st, &b, &ev);
+	assert_int_equal(r.gap, 1);
+	assert_int_equal(r.applied, 0);
+	assert_int_equal(r.last_applied, 4);
+	assert_null(ev.head);
+	uint64_t pos = 0;
+	assert_int_equal(souk__state_get_u64(st, "last_applied_seq", &pos), SOUK_OK);
+	assert_int_equal(pos, 4);
+
+	/* position moved back (restored backup): the same events again add nothing */
+	assert_int_equal(souk__state_set_u64(st, "last_applied_seq", 1), SOUK_OK);
+	evb_message(&b, 2, "m2", "conv-g", 2, "agent", NULL, "two");
+	evb_message(&b, 3, "m3", "conv-g", 3, "agent", NULL, "three");
+	r = apply(st, &b, &ev);
+	assert_int_equal(r.applied, 2);
+	assert_null(ev.head); /* nothing shown twice */
+	assert_int_equal(scalar(st, "SELECT COUNT(*) FROM messages"), 4);
+	souk__store_close(st);
+}
+
+static void test_reconcile_ack_first_then_event(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	int64_t conv = confirmed_conv(st, "conv-r");
+	int64_t id = add_text(st, conv, "hello");
+	uint8_t cmid[16];
+	cmid_of(st, id, cmid);
+
+	Souk__V1__SendAck ack = SOUK__V1__SEND_ACK__INIT;
+	ack.client_msg_id.data = cmid;
+	ack.client_msg_id.len = 16;
+	ack.message_id = "srv-1";
+	ack.seq = 2;
+	ack.conv_seq = 1;
+	ack.server_time_ms = 777;
+	souk__evlist ev = {0};
+	assert_int_equal(souk__sync_ack(st, ME, &ack, &ev), SOUK_OK);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_MESSAGE_UPDATED), 1);
+	souk_message *m = ev.head->msg;
+	assert_int_equal(m->id, id);
+	assert_int_equal(m->status, SOUK_MESSAGE_SENT);
+	assert_string_equal(m->server_id, "srv-1");
+	assert_int_equal(m->conv_seq, 1);
+	souk__evlist_clear(&ev);
+	size_t n = 9;
+	assert_int_equal(souk__outbox_count(st, &n), SOUK_OK);
+	assert_int_equal(n, 0);
+
+	/* a duplicate ack (a retry answered with duplicate=true): nothing */
+	ack.duplicate = 1;
+	assert_int_equal(souk__sync_ack(st, ME, &ack, &ev), SOUK_OK);
+	assert_null(ev.head);
+
+	/* the stream event of the same message: recognised, not added */
+	evb b = {0};
+	evb_message(&b, 1, "srv-0", "conv-r", 0, "agent", NULL, "earlier");
+	evb_message(&b, 2, "srv-1", "conv-r", 1, ME, cmid, "hello");
+	apply(st, &b, &ev);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_MESSAGE_ADDED), 1); /* only srv-0 */
+	assert_int_equal(count_events(&ev, SOUK_EVENT_MESSAGE_UPDATED), 0);
+	souk__evlist_clear(&ev);
+	assert_int_equal(scalar(st, "SELECT COUNT(*) FROM messages"), 2);
+	assert_int_equal(scalar(st, "SELECT seq FROM messages WHERE message_id = 'srv-1'"), 2);
+	souk__store_close(st);
+}
+
+static void test_reconcile_event_first_then_ack(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	int64_t conv = confirmed_conv(st, "conv-e");
+	int64_t id = add_text(st, conv, "hi");
+	uint8_t cmid[16];
+	cmid_of(st, id, cmid);
+	evb b = {0};
+	souk__evlist ev = {0};
+	evb_message(&b, 1, "srv-9", "conv-e", 1, ME, cmid, "hi");
+	apply(st, &b, &ev);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_MESSAGE_ADDED), 0);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_MESSAGE_UPDATED), 1);
+	souk__evlist_clear(&ev);
+	assert_int_equal(status_of(st, id), SOUK_MESSAGE_SENT);
+	assert_int_equal(scalar(st, "SELECT COUNT(*) FROM outbox"), 0);
+
+	Souk__V1__SendAck ack = SOUK__V1__SEND_ACK__INIT;
+	ack.client_msg_id.data = cmid;
+	ack.client_msg_id.len = 16;
+	ack.message_id = "srv-9";
+	ack.seq = 1;
+	ack.conv_seq = 1;
+	assert_int_equal(souk__sync_ack(st, ME, &ack, &ev), SOUK_OK);
+	assert_null(ev.head);
+
+	/* the same user's message from another device, same kind of id: a new message */
+	uint8_t other[16];
+	memset(other, 0xAB, sizeof(other));
+	evb_message(&b, 2, "srv-10", "conv-e", 2, ME, other, "from my tablet");
+	apply(st, &b, &ev);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_MESSAGE_ADDED), 1);
+	assert_true(ev.head->msg->outgoing);
+	assert_int_equal(ev.head->msg->status, SOUK_MESSAGE_SENT);
+	souk__evlist_clear(&ev);
+	souk__store_close(st);
+}
+
+static void test_receipts(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	int64_t conv = confirmed_conv(st, "conv-rc");
+	evb b = {0};
+	souk__evlist ev = {0};
+	uint8_t cmids[3][16];
+	const char *mids[3] = {"s1", "s2", "s3"};
+	for (int i = 0; i < 3; i++) {
+		memset(cmids[i], i + 1, 16);
+		evb_message(&b, (uint64_t)i + 1, mids[i], "conv-rc", (uint64_t)i + 1, ME, cmids[i],
+			    "mine");
+	}
+	evb_message(&b, 4, "s4", "conv-rc", 4, "agent-1", NULL, "an answer");
+	apply(st, &b, &ev);
+	souk__evlist_clear(&ev);
+	souk_conversation *c = NULL;
+	assert_int_equal(souk__load_conversation(st, conv, &c), SOUK_OK);
+	assert_int_equal(c->unread, 1);
+	assert_int_equal(c->last_conv_seq, 4);
+	souk_conversation_free(c);
+
+	/* the agent delivered up to 3, read up to 2 */
+	evb_receipt(&b, 5, "conv-rc", "agent-1", SOUK__V1__RECEIPT_KIND__RECEIPT_DELIVERED, 3);
+	evb_receipt(&b, 6, "conv-rc", "agent-1", SOUK__V1__RECEIPT_KIND__RECEIPT_READ, 2);
+	apply(st, &b, &ev);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_MESSAGE_UPDATED), 3 + 2);
+	souk__evlist_clear(&ev);
+	int64_t ids[3];
+	for (int i = 0; i < 3; i++) {
+		sqlite3_stmt *s = souk__stmt(st, "SELECT id FROM messages WHERE conv_seq = ?1");
+		sqlite3_bind_int(s, 1, i + 1);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		ids[i] = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
+	assert_int_equal(status_of(st, ids[0]), SOUK_MESSAGE_READ);
+	assert_int_equal(status_of(st, ids[1]), SOUK_MESSAGE_READ);
+	assert_int_equal(status_of(st, ids[2]), SOUK_MESSAGE_DELIVERED);
+	/* an older receipt changes nothing */
+	evb_receipt(&b, 7, "conv-rc", "agent-1", SOUK__V1__RECEIPT_KIND__RECEIPT_READ, 1);
+	apply(st, &b, &ev);
+	assert_null(ev.head);
+
+	/* the user read on another device: the position moves, unread drops */
+	evb_receipt(&b, 8, "conv-rc", ME, SOUK__V1__RECEIPT_KIND__RECEIPT_READ, 4);
+	apply(st, &b, &ev);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_CONVERSATION_UPDATED), 1);
+	assert_int_equal(ev.head->conv->read_up_to, 4);
+	assert_int_equal(ev.head->conv->unread, 0);
+	assert_int_equal(ev.head->conv->peer_read_up_to, 2);
+	souk__evlist_clear(&ev);
+	/* ...and it is confirmed: nothing left to send */
+	souk__read_mark *marks = NULL;
+	size_t n = 9;
+	assert_int_equal(souk__conv_unsent_reads(st, &marks, &n), SOUK_OK);
+	assert_int_equal(n, 0);
+	souk__read_marks_free(marks, n);
+	souk__store_close(st);
+}
+
+static void test_mark_read_local(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	int64_t conv = confirmed_conv(st, "conv-m");
+	evb b = {0};
+	souk__evlist ev = {0};
+	evb_message(&b, 1, "x1", "conv-m", 1, "agent", NULL, "q1");
+	evb_message(&b, 2, "x2", "conv-m", 2, "agent", NULL, "q2");
+	evb_message(&b, 3, "x3", "conv-m", 3, "agent", NULL, "q3");
+	apply(st, &b, &ev);
+	souk__evlist_clear(&ev);
+	int64_t second = scalar(st, "SELECT id FROM messages WHERE message_id = 'x2'");
+	assert_int_equal(souk__conv_mark_read(st, conv, second, &ev), SOUK_OK);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_CONVERSATION_UPDATED), 1);
+	assert_int_equal(ev.head->conv->unread, 1);
+	souk__evlist_clear(&ev);
+	souk__read_mark *marks = NULL;
+	size_t n = 0;
+	assert_int_equal(souk__conv_unsent_reads(st, &marks, &n), SOUK_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(marks[0].conv_server_id, "conv-m");
+	assert_int_equal(marks[0].up_to, 2);
+	souk__read_marks_free(marks, n);
+	/* lower: no change, no event; 0: everything */
+	int64_t first = scalar(st, "SELECT id FROM messages WHERE message_id = 'x1'");
+	assert_int_equal(souk__conv_mark_read(st, conv, first, &ev), SOUK_OK);
+	assert_null(ev.head);
+	assert_int_equal(souk__conv_mark_read(st, conv, 0, &ev), SOUK_OK);
+	assert_int_equal(ev.head->conv->read_up_to, 3);
+	souk__evlist_clear(&ev);
+	/* a message of another conversation, or no conversation */
+	assert_int_equal(souk__conv_mark_read(st, conv + 77, 0, &ev), SOUK_ENOTFOUND);
+	assert_int_equal(souk__conv_mark_read(st, conv + 77, first, &ev), SOUK_ENOTFOUND);
+	souk__store_close(st);
+}
+
+static void test_support_merge(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	souk__evlist ev = {0};
+	int64_t local = 0;
+	/* created offline; a message waits for it */
+	assert_int_equal(souk__conv_open_support(st, &local, &ev), SOUK_OK);
+	souk__evlist_clear(&ev);
+	int64_t again = 0;
+	assert_int_equal(souk__conv_open_support(st, &again, &ev), SOUK_OK);
+	assert_int_equal(again, local);
+	int64_t pending = add_text(st, local, "written offline");
+	int64_t unconfirmed = 0;
+	assert_true(souk__conv_support_unconfirmed(st, &unconfirmed));
+	souk__outbox_head *h = NULL;
+	size_t n = 0;
+	assert_int_equal(souk__outbox_heads(st, &h, &n), SOUK_OK);
+	assert_null(h[0].conv_server_id); /* cannot be sent yet */
+	souk__outbox_heads_free(h, n);
+
+	/* meanwhile the stream brought the same conversation, created on another device */
+	evb b = {0};
+	evb_message(&b, 1, "t1", "conv-support", 1, ME, NULL, "from the phone");
+	apply(st, &b, &ev);
+	souk__evlist_clear(&ev);
+	int64_t other = 0;
+	assert_int_equal(souk__conv_by_server_id(st, "conv-support", &other), SOUK_OK);
+	assert_int_not_equal(other, local);
+
+	Souk__V1__ConversationInfo ci = SOUK__V1__CONVERSATION_INFO__INIT;
+	ci.conversation_id = "conv-support";
+	ci.status = SOUK__V1__CONVERSATION_STATUS__CONVERSATION_OPEN;
+	ci.last_conv_seq = 1;
+	assert_int_equal(souk__sync_support_info(st, &ci, &ev), SOUK_OK);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_CONVERSATION_REMOVED), 1);
+	int removed = 0, updated = 0;
+	for (souk_event *e = ev.head; e; e = e->next) {
+		if (e->type == SOUK_EVENT_CONVERSATION_REMOVED)
+			removed = e->conv_id == other;
+		if (e->type == SOUK_EVENT_CONVERSATION_UPDATED && e->conv->id == local)
+			updated = e->conv->server_id &&
+				  strcmp(e->conv->server_id, "conv-support") == 0;
+	}
+	assert_true(removed);
+	assert_true(updated);
+	souk__evlist_clear(&ev);
+	/* one conversation, the app's id, with both messages; the pending one can go now */
+	assert_int_equal(scalar(st, "SELECT COUNT(*) FROM conversations"), 1);
+	assert_int_equal(scalar(st, "SELECT COUNT(*) FROM messages WHERE conv_id = (SELECT id "
+				    "FROM conversations WHERE server_id = 'conv-support')"),
+			 2);
+	assert_false(souk__conv_support_unconfirmed(st, &unconfirmed));
+	assert_int_equal(souk__outbox_heads(st, &h, &n), SOUK_OK);
+	assert_int_equal(h[0].msg_id, pending);
+	assert_string_equal(h[0].conv_server_id, "conv-support");
+	assert_int_equal(h[0].conv_id, local);
+	souk__outbox_heads_free(h, n);
+	souk__store_close(st);
+}
+
+static void test_paging(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	int64_t conv = confirmed_conv(st, "conv-p");
+	evb b = {0};
+	souk__evlist ev = {0};
+	const char *ids[] = {"p1", "p2", "p3", "p4", "p5"};
+	for (int i = 0; i < 5; i++)
+		evb_message(&b, (uint64_t)i + 1, ids[i], "conv-p", (uint64_t)i + 1, "agent", NULL,
+			    ids[i]);
+	apply(st, &b, &ev);
+	souk__evlist_clear(&ev);
+	int64_t pend1 = add_text(st, conv, "pending 1");
+	int64_t pend2 = add_text(st, conv, "pending 2");
+	/* display order: p1..p5 (server order), then the pending ones */
+	souk_message_list *l = NULL;
+	assert_int_equal(souk__list_messages(st, conv, 0, SOUK_PAGE_BEFORE, 3, &l), SOUK_OK);
+	assert_int_equal(l->n, 3); /* the newest three, oldest first */
+	assert_string_equal(l->items[0]->text, "p5");
+	assert_int_equal(l->items[1]->id, pend1);
+	assert_int_equal(l->items[2]->id, pend2);
+	int64_t anchor = l->items[0]->id;
+	souk_message_list_free(l);
+	assert_int_equal(souk__list_messages(st, conv, anchor, SOUK_PAGE_BEFORE, 3, &l), SOUK_OK);
+	assert_int_equal(l->n, 3);
+	assert_string_equal(l->items[0]->text, "p2");
+	assert_string_equal(l->items[2]->text, "p4");
+	souk_message_list_free(l);
+	assert_int_equal(souk__list_messages(st, conv, 0, SOUK_PAGE_AFTER, 2, &l), SOUK_OK);
+	assert_string_equal(l->items[0]->text, "p1");
+	assert_string_equal(l->items[1]->text, "p2");
+	anchor = l->items[1]->id;
+	souk_message_list_free(l);
+	assert_int_equal(souk__list_messages(st, conv, anchor, SOUK_PAGE_AFTER, 100, &l), SOUK_OK);
+	assert_int_equal(l->n, 5);
+	assert_string_equal(l->items[0]->text, "p3");
+	assert_int_equal(l->items[4]->id, pend2);
+	souk_message_list_free(l);
+	assert_int_equal(souk__list_messages(st, conv, pend2, SOUK_PAGE_AFTER, 10, &l), SOUK_OK);
+	assert_int_equal(l->n, 0);
+	souk_message_list_free(l);
+	/* an anchor of another conversation */
+	assert_int_equal(souk__list_messages(st, conv + 1, pend2, SOUK_PAGE_AFTER, 10, &l),
+			 SOUK_ENOTFOUND);
+	/* the last message of the conversation is the newest pending one */
+	souk_conversation *c = NULL;
+	assert_int_equal(souk__load_conversation(st, conv, &c), SOUK_OK);
+	assert_int_equal(c->last->id, pend2);
+	souk_conversation_free(c);
+	souk__store_close(st);
+}
+
+static void test_bind_user(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	int64_t conv = confirmed_conv(st, "conv-u");
+	int64_t id = add_text(st, conv, "before the first login");
+	souk_message *m = NULL;
+	assert_int_equal(souk__load_message(st, id, &m), SOUK_OK);
+	assert_null(m->sender_id);
+	souk_message_free(m);
+	assert_int_equal(souk__store_bind_user(st, "alice"), SOUK_OK);
+	assert_int_equal(souk__load_message(st, id, &m), SOUK_OK);
+	assert_string_equal(m->sender_id, "alice");
+	souk_message_free(m);
+	assert_int_equal(souk__store_bind_user(st, "alice"), SOUK_OK);
+	assert_int_equal(souk__store_bind_user(st, "mallory"), SOUK_EUSER);
+	souk__store_close(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_migrate_fresh_and_reopen),
+		cmocka_unit_test(test_newer_schema_refused),
+		cmocka_unit_test(test_wrong_key_and_not_a_database),
+		cmocka_unit_test(test_plain_sqlite_file_refused),
+		cmocka_unit_test(test_wipe_files),
+		cmocka_unit_test(test_outbox_order_per_conversation),
+		cmocka_unit_test(test_outbox_add_is_atomic),
+		cmocka_unit_test(test_apply_skips_applied_and_stops_at_gap),
+		cmocka_unit_test(test_reconcile_ack_first_then_event),
+		cmocka_unit_test(test_reconcile_event_first_then_ack),
+		cmocka_unit_test(test_receipts),
+		cmocka_unit_test(test_mark_read_local),
+		cmocka_unit_test(test_support_merge),
+		cmocka_unit_test(test_paging),
+		cmocka_unit_test(test_bind_user),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
