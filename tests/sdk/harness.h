@@ -55,6 +55,7 @@ typedef struct th_server {
 	int port;
 	pid_t pid;
 	int stopped; /* SIGSTOP'ed */
+	int tls;     /* serves wss:// (its config has tls_cert and tls_key) */
 } th_server;
 
 /* Creates the data dir and an app. `config_json` (may be NULL) is soukd's JSON config. */
@@ -68,9 +69,11 @@ void th_server_start(th_server *s);
 void th_server_signal(th_server *s, int sig);
 /* SIGTERM; checks a clean exit and no sanitizer report in soukd's log. */
 void th_server_stop(th_server *s);
+/* Runs a program (no shell); returns its exit status; stdout into out when given. */
+int th_run(char *const argv[], char *out, size_t outlen);
 /* A user token (soukctl token). Caller frees. */
 char *th_token(th_server *s, const char *user_id, int ttl_s);
-/* ws://127.0.0.1:PORT/v1/ws (static buffer per server). */
+/* ws://127.0.0.1:PORT/v1/ws, or wss:// (static buffers, reused after 16 calls). */
 const char *th_url(th_server *s);
 
 /* A client on database `db_name` in th_tmpdir(), with a fixed test key (key_variant
