@@ -120,20 +120,33 @@ const char *th_tmpdir(void)
 /* Runs argv, returns its exit status; stdout into out (NUL-terminated) when given. */
 int th_run(char *const argv[], char *out, size_t outlen)
 {
-	int p[2];
-	if (pipe(p) != 0)
+	return th_run_input(argv, NULL, out, outlen);
+}
+
+int th_run_input(char *const argv[], const char *input, char *out, size_t outlen)
+{
+	int p[2], in[2];
+	if (pipe(p) != 0 || pipe(in) != 0)
 		th_fail(__FILE__, __LINE__, "pipe: %s", strerror(errno));
 	pid_t pid = fork();
 	if (pid < 0)
 		th_fail(__FILE__, __LINE__, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		dup2(p[1], 1);
+		dup2(in[0], 0);
 		close(p[0]);
 		close(p[1]);
+		close(in[0]);
+		close(in[1]);
 		execv(argv[0], argv);
 		_exit(127);
 	}
 	close(p[1]);
+	close(in[0]);
+	/* small inputs: they fit in the pipe buffer, so writing first cannot deadlock */
+	if (input && write(in[1], input, strlen(input)) != (ssize_t)strlen(input))
+		th_fail(__FILE__, __LINE__, "cannot write the child's input");
+	close(in[1]);
 	size_t n = 0;
 	char buf[4096];
 	ssize_t k;

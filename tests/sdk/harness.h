@@ -71,6 +71,8 @@ void th_server_signal(th_server *s, int sig);
 void th_server_stop(th_server *s);
 /* Runs a program (no shell); returns its exit status; stdout into out when given. */
 int th_run(char *const argv[], char *out, size_t outlen);
+/* The same, with `input` (small) on its standard input. */
+int th_run_input(char *const argv[], const char *input, char *out, size_t outlen);
 /* A user token (soukctl token). Caller frees. */
 char *th_token(th_server *s, const char *user_id, int ttl_s);
 /* ws://127.0.0.1:PORT/v1/ws, or wss:// (static buffers, reused after 16 calls). */
