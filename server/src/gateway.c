@@ -683,6 +683,8 @@ static void send_conversation(conn *c, uint64_t request_id, const store_conv *sc
 	info.last_conv_seq = sc->last_conv_seq;
 	info.created_ms = sc->created_ms;
 	info.created = sc->created;
+	info.controller = (char *)sc->controller;
+	info.assignee = (char *)sc->assignee;
 	info.n_participants = sc->n_participants;
 	info.participants = pp;
 	for (size_t i = 0; i < sc->n_participants; i++) {

@@ -128,14 +128,15 @@ _Static_assert((int)Q_COUNT <= (int)SQS_Q_MAX, "raise SQS_Q_MAX");
 static const char *const SQL[Q_COUNT] = {
 	[Q_MSG_DEDUP] = "SELECT message_id, sender_seq, conv_seq, server_time_ms FROM messages"
 			" WHERE app_id = ?1 AND sender_id = ?2 AND client_msg_id = ?3",
-	[Q_CONV_GET] = "SELECT app_id, status, last_conv_seq, created_ms FROM conversations"
-		       " WHERE conv_id = ?1",
+	[Q_CONV_GET] = "SELECT app_id, status, last_conv_seq, created_ms, owner_user_id,"
+		       " controller, assignee FROM conversations WHERE conv_id = ?1",
 	[Q_CONV_SUPPORT] = "SELECT conv_id FROM conversations"
 			   " WHERE app_id = ?1 AND owner_user_id = ?2 AND kind = 1",
 	[Q_CONV_INSERT] = "INSERT INTO conversations(conv_id, app_id, kind, owner_user_id, status,"
-			  " last_conv_seq, created_ms) VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6)",
-	[Q_CONV_BUMP] = "UPDATE conversations SET last_conv_seq = last_conv_seq + 1"
-			" WHERE conv_id = ?1 RETURNING last_conv_seq",
+			  " last_conv_seq, created_ms, updated_ms, controller) SELECT ?1, ?2, ?3,"
+			  " ?4, ?5, 0, ?6, ?6, default_integration FROM apps WHERE app_id = ?2",
+	[Q_CONV_BUMP] = "UPDATE conversations SET last_conv_seq = last_conv_seq + 1,"
+			" updated_ms = ?2 WHERE conv_id = ?1 RETURNING last_conv_seq",
 	[Q_PART_LIST] =
 		"SELECT user_id, kind FROM participants WHERE conv_id = ?1 ORDER BY user_id",
 	[Q_PART_GET] = "SELECT kind, read_conv_seq FROM participants"
@@ -156,7 +157,8 @@ static const char *const SQL[Q_COUNT] = {
 	[Q_MSG_INSERT] =
 		"INSERT INTO messages(message_id, app_id, conv_id, conv_seq, sender_id,"
 		" sender_kind, sender_device_id, client_msg_id, sender_seq, server_time_ms,"
-		" content) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		" content, sender_name, sender_avatar_url)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[Q_DEVICE_UPSERT] =
 		"INSERT INTO devices(app_id, user_id, device_id, platform, sdk_version,"
 		" cursor, last_seen_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
