@@ -101,8 +101,6 @@ static int parse_url(souk_client *c, const char *url)
 	return c->url_host && c->url_path ? 0 : -1;
 }
 
-int souk__parse_pins(const char *spec, uint8_t (**out)[32], size_t *n);
-
 /* ---- create / free ------------------------------------------------------------------------ */
 
 static void client_destroy(souk_client *c);
@@ -212,6 +210,8 @@ int souk_client_create(souk_client **out, const souk_client_options *o)
 		snprintf(err, sizeof(err),
 			 "tls_pins must be base64 SHA-256 digests, comma separated");
 	}
+	if (r == SOUK_OK && c->url_tls)
+		r = souk__tls_ctx_create(c, err, sizeof(err));
 	if (r == SOUK_OK)
 		r = open_stores(c, err, sizeof(err));
 	if (r == SOUK_OK) {
@@ -261,6 +261,7 @@ static void client_destroy(souk_client *c)
 		free(c->token);
 	}
 	souk__wipe(c->key, sizeof(c->key));
+	souk__tls_ctx_free(c);
 	free(c->url_host);
 	free(c->url_path);
 	free(c->app_id);

@@ -39,6 +39,7 @@ struct souk_client {
 	char *ca_file;
 	uint8_t (*pins)[32];
 	size_t npins;
+	void *ssl_ctx; /* SSL_CTX for wss:// (tls.c) */
 	unsigned heartbeat_s;
 	unsigned backoff_min_ms;
 	unsigned backoff_max_ms;
@@ -91,6 +92,12 @@ souk__cmd *souk__take_cmds(souk_client *c);
 /* A copy of the current token (NULL if none). */
 char *souk__token_copy(souk_client *c);
 void souk__set_conn_state(souk_client *c, int state);
+
+/* tls.c */
+int souk__tls_ctx_create(souk_client *c, char *err, size_t errlen);
+void souk__tls_ctx_free(souk_client *c);
+int souk__parse_pins(const char *spec, uint8_t (**out)[32], size_t *n);
+int souk__pin_check(souk_client *c, void *x509_store_ctx, int *matched);
 
 /* session.c */
 int souk__session_create(souk_client *c, char *err, size_t errlen);

@@ -30,7 +30,6 @@
 #include <libwebsockets.h>
 
 void souk__session_mark_thread(souk_client *c);
-int souk__pin_check(souk_client *c, void *x509_store_ctx, int *matched);
 
 enum { PH_IDLE, PH_CONNECTING, PH_HELLO, PH_SYNCING, PH_LIVE };
 
@@ -1112,9 +1111,12 @@ int souk__session_create(souk_client *c, char *err, size_t errlen)
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.user = c;
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* ws:// needs no TLS context at all; wss:// uses the client's own (see tls.c) */
+	if (c->ssl_ctx) {
+		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.provided_client_ssl_ctx = c->ssl_ctx;
+	}
 	info.fd_limit_per_thread = 1 + 1 + 1;
-	info.client_ssl_ca_filepath = c->ca_file;
 	info.gid = (gid_t)-1;
 	info.uid = (uid_t)-1;
 	s->ctx = lws_create_context(&info);

@@ -1,6 +1,14 @@
 /*
- * tls_pin.c — optional certificate pinning: the server's chain must contain a
- * certificate whose SubjectPublicKeyInfo hashes (SHA-256) to one of the app's pins.
+ * tls.c — TLS for wss://: the client's OpenSSL context, and optional certificate
+ * pinning (the server's chain must contain a certificate whose SubjectPublicKeyInfo
+ * hashes, SHA-256, to one of the app's pins).
+ *
+ * The SSL_CTX is ours, handed to libwebsockets as provided_client_ssl_ctx, rather than
+ * one libwebsockets creates: libwebsockets 4.1 finds the SSL_CTX it created through an
+ * ex_data index kept in a process-wide variable that the next context creation
+ * overwrites, so with two clients in one process the first one's SSL_CTX (with the
+ * system CA store, ~350 KB) was never freed. Verification itself stays libwebsockets':
+ * peer verification and host name (or IP) checks are set on every connection.
  *
  * Pinning the key rather than the certificate survives certificate renewals with the
  * same key; apps should pin a backup key too. OpenSSL calls the verify callback once per
@@ -12,12 +20,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-int souk__parse_pins(const char *spec, uint8_t (**out)[32], size_t *n);
-int souk__pin_check(souk_client *c, void *x509_store_ctx, int *matched);
+int souk__tls_ctx_create(souk_client *c, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
+		snprintf(err, errlen, "cannot create a TLS context");
+		return SOUK_ENOMEM;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	int ok = c->ca_file ? SSL_CTX_load_verify_locations(ctx, c->ca_file, NULL)
+			    : SSL_CTX_set_default_verify_paths(ctx);
+	ERR_clear_error();
+	if (!ok) {
+		SSL_CTX_free(ctx);
+		snprintf(err, errlen, "cannot load the trusted certificates from %s",
+			 c->ca_file ? "tls_ca_file" : "the system store");
+		return SOUK_EINVAL;
+	}
+	c->ssl_ctx = ctx;
+	return SOUK_OK;
+}
+
+void souk__tls_ctx_free(souk_client *c)
+{
+	SSL_CTX_free(c->ssl_ctx);
+	c->ssl_ctx = NULL;
+}
 
 int souk__parse_pins(const char *spec, uint8_t (**out)[32], size_t *n)
 {

@@ -70,6 +70,12 @@ static int conv_at(souk_client *c, void *arg)
 	return ok;
 }
 
+/* ...and a sync finished since: the gap made it reconnect */
+static int conv_at_and_resynced(souk_client *c, void *arg)
+{
+	return ((tally *)arg)->syncs >= 1 && conv_at(c, arg);
+}
+
 static int64_t only_conv(souk_client *c)
 {
 	souk_conversation_list *l = NULL;
@@ -189,7 +195,7 @@ int main(void)
 	send_from_b(b, conv_b, 25, 28);
 	want_seq = 28;
 	want_added = 6;
-	th_wait(a, conv_at, &t, on_event, &t, 60000, "a filled the live gap");
+	th_wait(a, conv_at_and_resynced, &t, on_event, &t, 60000, "a filled the live gap");
 	th_drain(a, on_event, &t);
 	check_complete(a, 28);
 	for (int k = 0; k < 28; k++)

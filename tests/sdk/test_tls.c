@@ -155,12 +155,18 @@ int main(void)
 	char backup_then_right[200];
 	snprintf(backup_then_right, sizeof(backup_then_right), "%s, %s", wrong, pin);
 
+	/* a second wss client alive meanwhile: two TLS contexts in one process */
+	souk_client *bystander = tls_client(&srv, "bystander.db", cert, pin);
+	CHECK_OK(souk_client_login(bystander, token));
+	CHECK_OK(souk_client_start(bystander));
+
 	expect_delivery(&srv, "pinned.db", token, pin);
 	expect_delivery(&srv, "backup.db", token, backup_then_right);
 	expect_delivery(&srv, "ca-only.db", token, NULL);
 	expect_refusal(&srv, "wrong-pin.db", token, cert, wrong);
 	expect_refusal(&srv, "untrusted.db", token, NULL, NULL);
 
+	souk_client_free(bystander);
 	th_server_stop(&srv);
 	free(token);
 	th_log("ok");
