@@ -192,7 +192,7 @@ int souk_client_create(souk_client **out, const souk_client_options *o)
 	c->backoff_max_ms = o->reconnect_max_ms ? o->reconnect_max_ms : 60000;
 	if (c->backoff_max_ms < c->backoff_min_ms)
 		c->backoff_max_ms = c->backoff_min_ms;
-	c->max_events = o->max_queued_events ? o->max_queued_events : 100000;
+	c->max_events = o->max_queued_events ? o->max_queued_events : 10000;
 	c->conn_state = SOUK_CONNECTION_STOPPED;
 
 	int r = SOUK_OK;

@@ -429,6 +429,8 @@ void th_db_path(char *out, size_t len, const char *db_name)
 	snprintf(out, len, "%s/%s", th_tmpdir(), db_name);
 }
 
+unsigned th_heartbeat_s;
+
 souk_client *th_client(th_server *s, const char *db_name, const char *device_id, int key_variant)
 {
 	uint8_t key[32];
@@ -446,6 +448,7 @@ souk_client *th_client(th_server *s, const char *db_name, const char *device_id,
 	o.platform = SOUK_PLATFORM_DESKTOP;
 	o.reconnect_min_ms = 50;
 	o.reconnect_max_ms = 1000;
+	o.heartbeat_s = th_heartbeat_s;
 	o.log_level = SOUK_LOG_DEBUG;
 	o.log_cb = log_cb;
 	o.log_user_data = (void *)device_id;

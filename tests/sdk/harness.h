@@ -82,6 +82,8 @@ const char *th_url(th_server *s);
  * changes it). Logs go to stderr with SOUK_TEST_VERBOSE, and every log line is checked
  * against the forbidden strings (th_forbid_in_logs). */
 souk_client *th_client(th_server *s, const char *db_name, const char *device_id, int key_variant);
+/* heartbeat_s for the clients th_client() creates from now on (0: the SDK default) */
+extern unsigned th_heartbeat_s;
 void th_key(uint8_t key[32], int variant);
 void th_db_path(char *out, size_t len, const char *db_name);
 /* Strings that must never appear in any SDK log line (tokens, message bodies). */

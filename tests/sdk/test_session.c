@@ -8,7 +8,10 @@
  *    logout with wipe lets the other user in;
  *  - the server frozen (SIGSTOP) while messages are in flight, then killed (SIGKILL) and
  *    restarted on the same port and data: the in-flight messages are resent and stored
- *    once; a graceful stop (SIGTERM) and restart also resumes.
+ *    once; a graceful stop (SIGTERM) and restart also resumes;
+ *  - the heartbeat: a frozen server (the TCP connection stays open, nothing answers) is
+ *    detected by the WebSocket ping and the client goes back to waiting; when the
+ *    server thaws it connects again.
  */
 #include "harness.h"
 
@@ -62,6 +65,12 @@ static int got_user_error(souk_client *c, void *arg)
 {
 	(void)c;
 	return ((seen *)arg)->user_error > 0;
+}
+
+static int lost(souk_client *c, void *arg)
+{
+	(void)arg;
+	return souk_client_get_connection_state(c) != SOUK_CONNECTION_CONNECTED;
 }
 
 static char *bad_token(th_server *srv, const char *user)
@@ -184,6 +193,20 @@ int main(void)
 	CHECK(strcmp(souk_message_get_text(l->v[0]), "first") == 0);
 	CHECK(strcmp(souk_message_get_text(l->v[5]), "after the stop 6") == 0);
 	th_list_free(l);
+	souk_client_free(a);
+
+	/* 5. the heartbeat notices a frozen server */
+	th_heartbeat_s = 1;
+	a = th_client(&srv, "alice3.db", "alice-watch", 3);
+	CHECK_OK(souk_client_login(a, alice));
+	CHECK_OK(souk_client_start(a));
+	memset(&s, 0, sizeof(s));
+	th_wait(a, got_synced, &s, on_event, &s, 60000, "the watch connected");
+	th_server_signal(&srv, SIGSTOP);
+	th_wait(a, lost, &s, on_event, &s, 60000, "the frozen server detected by the heartbeat");
+	th_server_signal(&srv, SIGCONT);
+	s.synced = 0;
+	th_wait(a, got_synced, &s, on_event, &s, 60000, "reconnected after the thaw");
 	souk_client_free(a);
 
 	th_server_stop(&srv);

@@ -92,7 +92,7 @@ typedef struct souk_client_options {
 	 * with each failure, with random jitter; souk_client_hint() resets them. */
 	unsigned int reconnect_min_ms;
 	unsigned int reconnect_max_ms;
-	/* Events kept for souk_client_next_event() before dropping (0: 100000). */
+	/* Events kept for souk_client_next_event() before dropping (0: 10000). */
 	size_t max_queued_events;
 
 	/* Logging: messages at `log_level` or more severe go to `log_cb`. */
