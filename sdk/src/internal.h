@@ -23,6 +23,7 @@ struct souk_message {
 	uint64_t conv_seq;
 	char *sender_id;
 	char *sender_name;
+	char *sender_avatar_url;
 	int sender_kind;
 	int outgoing;
 	int status;

@@ -28,6 +28,7 @@ void souk__message_free_fields(souk_message *m)
 	free(m->server_id);
 	free(m->sender_id);
 	free(m->sender_name);
+	free(m->sender_avatar_url);
 	free(m->text);
 	free(m->failure_reason);
 }
@@ -70,6 +71,11 @@ souk_sender_kind souk_message_get_sender_kind(const souk_message *m)
 const char *souk_message_get_sender_name(const souk_message *m)
 {
 	return m->sender_name;
+}
+
+const char *souk_message_get_sender_avatar_url(const souk_message *m)
+{
+	return m->sender_avatar_url;
 }
 
 int souk_message_is_outgoing(const souk_message *m)
@@ -133,9 +139,11 @@ int souk_message_copy(souk_message **out, const souk_message *m)
 		return souk__fail(NULL, SOUK_ENOMEM, NULL);
 	*c = *m;
 	c->server_id = c->sender_id = c->sender_name = c->text = c->failure_reason = NULL;
+	c->sender_avatar_url = NULL;
 	if (dup_field(&c->server_id, m->server_id) || dup_field(&c->sender_id, m->sender_id) ||
-	    dup_field(&c->sender_name, m->sender_name) || dup_field(&c->text, m->text) ||
-	    dup_field(&c->failure_reason, m->failure_reason)) {
+	    dup_field(&c->sender_name, m->sender_name) ||
+	    dup_field(&c->sender_avatar_url, m->sender_avatar_url) ||
+	    dup_field(&c->text, m->text) || dup_field(&c->failure_reason, m->failure_reason)) {
 		souk_message_free(c);
 		return souk__fail(NULL, SOUK_ENOMEM, NULL);
 	}

@@ -85,6 +85,8 @@ static const char *const migrations[] = {
 	"  attempts INTEGER NOT NULL DEFAULT 0,"
 	"  next_attempt_ms INTEGER NOT NULL DEFAULT 0"
 	");",
+	/* 2: agents' and bots' avatars (protocol: Message.sender_avatar_url) */
+	"ALTER TABLE messages ADD COLUMN sender_avatar_url TEXT;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SOUK__SCHEMA_VERSION,
@@ -532,7 +534,7 @@ static int content_kind(const Souk__V1__Content *c)
 #define MESSAGE_COLUMNS                                                                            \
 	"m.id, m.conv_id, m.message_id, m.client_msg_id, m.conv_seq, m.sender_id, "                \
 	"m.sender_name, m.sender_kind, m.outgoing, m.status, m.content, m.error_code, "            \
-	"m.error_reason, m.created_ms, m.server_time_ms"
+	"m.error_reason, m.created_ms, m.server_time_ms, m.sender_avatar_url"
 
 static int message_from_row(sqlite3_stmt *s, souk_message **out)
 {
@@ -567,6 +569,7 @@ static int message_from_row(sqlite3_stmt *s, souk_message **out)
 	m->failure_reason = col_dup(s, 12, &oom);
 	m->created_ms = sqlite3_column_int64(s, 13);
 	m->server_time_ms = sqlite3_column_int64(s, 14);
+	m->sender_avatar_url = col_dup(s, 15, &oom);
 	if (oom) {
 		souk_message_free(m);
 		return SOUK_ENOMEM;

@@ -394,12 +394,12 @@ static int apply_message(souk__store *st, const char *me, const Souk__V1__Event 
 	s = souk__stmt(
 		st, "INSERT INTO messages (conv_id, message_id, client_msg_id, conv_seq, "
 		    "seq, sender_id, sender_kind, sender_name, sender_device_id, outgoing, "
-		    "content, status, created_ms, server_time_ms) "
+		    "content, status, created_ms, server_time_ms, sender_avatar_url) "
 		    "VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, "
 		    "CASE WHEN ?9 = 0 THEN 6 "
 		    "WHEN (SELECT peer_read_up_to FROM conversations WHERE id = ?1) >= ?3 THEN 4 "
 		    "WHEN (SELECT peer_delivered_up_to FROM conversations WHERE id = ?1) >= ?3 "
-		    "THEN 3 ELSE 2 END, ?12, ?12)");
+		    "THEN 3 ELSE 2 END, ?12, ?12, ?13)");
 	if (!s) {
 		free(buf);
 		return SOUK_ESTORE;
@@ -421,6 +421,10 @@ static int apply_message(souk__store *st, const char *me, const Souk__V1__Event 
 		sqlite3_bind_blob(s, 10, m->client_msg_id.data, 16, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 11, buf, (int)len, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 12, m->server_time_ms ? m->server_time_ms : e->server_time_ms);
+	sqlite3_bind_text(s, 13,
+			  m->sender_avatar_url && m->sender_avatar_url[0] ? m->sender_avatar_url
+									  : NULL,
+			  -1, SQLITE_STATIC);
 	r = souk__exec_stmt(st, s);
 	free(buf);
 	if (r != SOUK_OK)

@@ -217,6 +217,7 @@ void th_server_init(th_server *s, const char *config_json)
 		th_fail(__FILE__, __LINE__, "soukctl app create failed");
 	json_field(out, "app_id", s->app_id, sizeof(s->app_id));
 	json_field(out, "jwt_secret", s->jwt_secret, sizeof(s->jwt_secret));
+	json_field(out, "api_key", s->api_key, sizeof(s->api_key));
 }
 
 void th_server_reserve_port(th_server *s)
@@ -255,6 +256,40 @@ static int healthz(int port, int tls)
 	if (fd >= 0)
 		close(fd);
 	return ok;
+}
+
+int th_http(th_server *s, const char *method, const char *path, const char *json, char *out,
+	    size_t outlen)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+		th_fail(__FILE__, __LINE__, "cannot connect to soukd: %s", strerror(errno));
+	size_t blen = json ? strlen(json) : 0;
+	char head[1024];
+	int n = snprintf(head, sizeof(head),
+			 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+			 "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\n\r\n",
+			 method, path, s->api_key, blen);
+	if (write(fd, head, (size_t)n) != n || (blen && write(fd, json, blen) != (ssize_t)blen))
+		th_fail(__FILE__, __LINE__, "cannot write the HTTP request");
+	static char buf[65536];
+	size_t len = 0;
+	ssize_t k;
+	while (len < sizeof(buf) - 1 && (k = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)k;
+	buf[len] = '\0';
+	close(fd);
+	int status = 0;
+	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+		th_fail(__FILE__, __LINE__, "no HTTP status from soukd");
+	if (out) {
+		const char *body = strstr(buf, "\r\n\r\n");
+		snprintf(out, outlen, "%s", body ? body + 4 : "");
+	}
+	return status;
 }
 
 void th_server_start(th_server *s)

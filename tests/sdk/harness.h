@@ -52,6 +52,7 @@ typedef struct th_server {
 	char log_path[300];
 	char app_id[128];
 	char jwt_secret[160];
+	char api_key[160]; /* for the agent REST API */
 	int port;
 	pid_t pid;
 	int stopped; /* SIGSTOP'ed */
@@ -73,6 +74,10 @@ void th_server_stop(th_server *s);
 int th_run(char *const argv[], char *out, size_t outlen);
 /* The same, with `input` (small) on its standard input. */
 int th_run_input(char *const argv[], const char *input, char *out, size_t outlen);
+/* An agent REST API call (HTTP/1.1 on the server's port, Bearer api_key). Returns the
+ * status code; the response body goes to `out` when given. */
+int th_http(th_server *s, const char *method, const char *path, const char *json, char *out,
+	    size_t outlen);
 /* A user token (soukctl token). Caller frees. */
 char *th_token(th_server *s, const char *user_id, int ttl_s);
 /* ws://127.0.0.1:PORT/v1/ws, or wss:// (static buffers, reused after 16 calls). */

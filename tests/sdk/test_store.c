@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#define SQLITE_HAS_CODEC 1
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -240,6 +241,79 @@ static void test_migrate_fresh_and_reopen(void **state)
 	assert_int_equal(souk__store_open(&rd, path, key, 0, err, sizeof(err)), SOUK_OK);
 	assert_int_equal(souk__state_set_text(rd, "x", "y"), SOUK_ESTORE); /* read only */
 	souk__store_close(rd);
+	souk__store_close(st);
+}
+
+/* A store as libsouk wrote it at schema version 1 (before sender avatars). */
+static const char *const V1_SCHEMA =
+	"CREATE TABLE state (key TEXT PRIMARY KEY NOT NULL, value);"
+	"CREATE TABLE conversations (id INTEGER PRIMARY KEY, server_id TEXT UNIQUE,"
+	" is_support INTEGER NOT NULL DEFAULT 0, status INTEGER NOT NULL DEFAULT 0,"
+	" created_ms INTEGER NOT NULL DEFAULT 0, last_conv_seq INTEGER NOT NULL DEFAULT 0,"
+	" read_up_to INTEGER NOT NULL DEFAULT 0, read_acked_up_to INTEGER NOT NULL DEFAULT 0,"
+	" peer_read_up_to INTEGER NOT NULL DEFAULT 0,"
+	" peer_delivered_up_to INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE messages (id INTEGER PRIMARY KEY,"
+	" conv_id INTEGER NOT NULL REFERENCES conversations(id), message_id TEXT UNIQUE,"
+	" client_msg_id BLOB, conv_seq INTEGER, seq INTEGER, sender_id TEXT,"
+	" sender_kind INTEGER NOT NULL DEFAULT 0, sender_name TEXT, sender_device_id TEXT,"
+	" outgoing INTEGER NOT NULL, content BLOB NOT NULL, status INTEGER NOT NULL,"
+	" error_code INTEGER NOT NULL DEFAULT 0, error_reason TEXT, created_ms INTEGER NOT NULL,"
+	" server_time_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX messages_by_cmid ON messages(client_msg_id);"
+	"CREATE INDEX messages_by_conv ON messages(conv_id, conv_seq);"
+	"CREATE TABLE outbox (ord INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" msg_id INTEGER NOT NULL UNIQUE REFERENCES messages(id) ON DELETE CASCADE,"
+	" attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO conversations (id, server_id, is_support) VALUES (1, 'conv-old', 1);"
+	/* Content{text{body: "kept"}}: field 10 (text), field 1 (body) */
+	"INSERT INTO messages (id, conv_id, message_id, conv_seq, outgoing, content, status,"
+	" created_ms) VALUES (1, 1, 'old-1', 1, 0, x'52060a046b657074', 6, 1);"
+	"INSERT INTO messages (id, conv_id, client_msg_id, outgoing, content, status, created_ms)"
+	" VALUES (2, 1, x'00112233445566778899aabbccddeeff', 1, x'52060a046b657074', 1, 2);"
+	"INSERT INTO outbox (msg_id) VALUES (2);"
+	"PRAGMA user_version = 1;";
+
+static void test_migrate_from_v1(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s", new_path());
+	uint8_t key[32];
+	th_key(key, 0);
+	char spec[80];
+	spec[0] = 'x';
+	spec[1] = '\'';
+	for (int i = 0; i < 32; i++)
+		snprintf(spec + 2 + 2 * i, 3, "%02x", key[i]);
+	spec[66] = '\'';
+	spec[67] = '\0';
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_key(db, spec, 67), SQLITE_OK);
+	char *err = NULL;
+	if (sqlite3_exec(db, V1_SCHEMA, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("fixture: %s", err);
+	sqlite3_close(db);
+
+	souk__store *st = open_store(path, 0);
+	assert_int_equal(scalar(st, "PRAGMA user_version"), SOUK__SCHEMA_VERSION);
+	souk_message *m = NULL;
+	assert_int_equal(souk__load_message(st, 1, &m), SOUK_OK);
+	assert_string_equal(m->text, "kept");
+	assert_null(m->sender_avatar_url); /* the new column, empty for old rows */
+	souk_message_free(m);
+	size_t n = 0;
+	assert_int_equal(souk__outbox_count(st, &n), SOUK_OK);
+	assert_int_equal(n, 1); /* the pending message survived the upgrade */
+	/* and the new column is written for new events */
+	evb b = {0};
+	souk__evlist ev = {0};
+	evb_message(&b, 1, "new-1", "conv-old", 2, "agent-3", NULL, "hello");
+	b.msg[0].sender_avatar_url = "https://cdn.example/a.png";
+	apply(st, &b, &ev);
+	assert_string_equal(ev.head->msg->sender_avatar_url, "https://cdn.example/a.png");
+	souk__evlist_clear(&ev);
 	souk__store_close(st);
 }
 
@@ -805,6 +879,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_migrate_fresh_and_reopen),
+		cmocka_unit_test(test_migrate_from_v1),
 		cmocka_unit_test(test_newer_schema_refused),
 		cmocka_unit_test(test_wrong_key_and_not_a_database),
 		cmocka_unit_test(test_plain_sqlite_file_refused),

@@ -77,6 +77,8 @@ SOUK_API const char *SOUK_NULLABLE souk_message_get_sender_id(const souk_message
 SOUK_API souk_sender_kind souk_message_get_sender_kind(const souk_message *message);
 /* Display name of an agent or bot; NULL when the server gave none. */
 SOUK_API const char *SOUK_NULLABLE souk_message_get_sender_name(const souk_message *message);
+/* Avatar image URL of an agent or bot; NULL when the server gave none. */
+SOUK_API const char *SOUK_NULLABLE souk_message_get_sender_avatar_url(const souk_message *message);
 
 /* 1 when the current user sent it (from this or another of their devices). */
 SOUK_API int souk_message_is_outgoing(const souk_message *message);
