@@ -744,6 +744,13 @@ int rest_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		return 1; /* a WebSocket upgrade without the souk.v1 subprotocol */
 	case LWS_CALLBACK_HTTP: {
 		const char *uri = in;
+		if (r->wsi) { /* keep-alive: the previous request's leftovers */
+			if (r->id)
+				pending_take(gw, r->id);
+			free(r->body);
+			free(r->resp);
+			rest_call_free(r->call);
+		}
 		memset(r, 0, sizeof(*r));
 		r->wsi = wsi;
 		read_headers(wsi, r, uri);
@@ -772,7 +779,7 @@ int rest_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		return 0;
 	}
 	case LWS_CALLBACK_HTTP_BODY:
-		if (r->body_too_large)
+		if (r->body_too_large || !len || !in)
 			return 0;
 		if (r->body_len + len > REST_MAX_BODY) {
 			r->body_too_large = 1;
