@@ -309,6 +309,23 @@ static int push_cmd(souk_client *c, int type, int64_t a, int b)
 	cmd->a = a;
 	cmd->b = b;
 	pthread_mutex_lock(&c->mu);
+	/* "something changed" commands carry no data: one queued is enough (a stopped
+	 * client would otherwise collect one per send) */
+	if (type == SOUK__CMD_OUTBOX || type == SOUK__CMD_READS || type == SOUK__CMD_TOKEN) {
+		for (souk__cmd *q = c->cmd_head; q; q = q->next) {
+			if (q->type == type) {
+				pthread_mutex_unlock(&c->mu);
+				free(cmd);
+				return SOUK_OK;
+			}
+		}
+	}
+	if (type == SOUK__CMD_TYPING && !c->started) {
+		/* ephemeral: nobody would send it */
+		pthread_mutex_unlock(&c->mu);
+		free(cmd);
+		return SOUK_OK;
+	}
 	if (c->cmd_tail)
 		c->cmd_tail->next = cmd;
 	else

@@ -1022,9 +1022,10 @@ static void do_cmds(souk__session *s)
 			do_typing(s, cmd->a, cmd->b);
 			break;
 		case SOUK__CMD_TOKEN:
+			/* a new token may fix a refused token, an unknown app (no) or another
+			 * user's token (if it is the right user's now): try again */
 			s->need_token = 0;
-			if (s->blocked == SOUK_EAUTH)
-				s->blocked = 0;
+			s->blocked = 0;
 			reset_backoff_and_connect(s);
 			break;
 		case SOUK__CMD_HINT:
