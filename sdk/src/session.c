@@ -912,9 +912,13 @@ static int lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (s->phase != PH_IDLE && (wsi == s->wsi || !s->wsi))
-			on_disconnected(s, SOUK_ENETWORK,
-					in && len == 0 ? "connection failed" : "connection failed");
+		if (s->phase != PH_IDLE && (wsi == s->wsi || !s->wsi)) {
+			/* lws describes the failure ("connect failed", "HS: ..."): no secrets */
+			char why[160];
+			snprintf(why, sizeof(why), "connection failed%s%.*s", in ? ": " : "",
+				 in ? 120 : 0, in ? (const char *)in : "");
+			on_disconnected(s, SOUK_ENETWORK, why);
+		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		if (s->phase != PH_IDLE && (wsi == s->wsi || !s->wsi))
