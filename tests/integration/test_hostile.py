@@ -71,6 +71,9 @@ class HostileFramesTest(unittest.TestCase):
         ack = ok.send_text(conv.conversation_id, "after the attacks")
         self.assertEqual(ack.WhichOneof("body"), "send_ack")
 
+    @unittest.skipIf(os.environ.get("SOUK_SANITIZED"),
+                     "AddressSanitizer's quarantine keeps freed memory resident; leaks are "
+                     "checked by LeakSanitizer at soukd's exit instead")
     def test_memory_stays_bounded_under_hostile_traffic(self):
         pid = self.s.proc.pid
         ok, conv = self.victim("mem-bystander")
