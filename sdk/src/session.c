@@ -77,6 +77,7 @@ struct souk__session {
 	inflight *inf;
 	size_t ninf, capinf;
 	uint64_t open_req;
+	int open_refused; /* not again on this connection */
 
 	lws_sorted_usec_list_t sul_connect, sul_outbox, sul_probe;
 	int connect_scheduled;
@@ -302,6 +303,7 @@ static void on_disconnected(souk__session *s, int err, const char *why)
 	s->rxlen = 0;
 	s->ninf = 0; /* everything in flight is resent on the next connection */
 	s->open_req = 0;
+	s->open_refused = 0;
 	if (s->probe_active) {
 		lws_sul_cancel(&s->sul_probe);
 		s->probe_active = 0;
@@ -432,7 +434,7 @@ static void pump_outbox(souk__session *s)
 		souk__outbox_heads_free(h, n);
 		return;
 	}
-	if (need_open && !s->open_req)
+	if (need_open && !s->open_req && !s->open_refused)
 		send_open_support(s);
 	int64_t now = souk__now_ms(), earliest = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -701,7 +703,8 @@ static void on_error(souk__session *s, const Souk__V1__Frame *fr)
 		return; /* the server closes the connection */
 	}
 	if (fr->request_id && fr->request_id == s->open_req) {
-		s->open_req = 0; /* asked again on the next connection */
+		s->open_req = 0;
+		s->open_refused = 1; /* asked again on the next connection */
 		souk__logf(LG(s), SOUK_LOG_WARN, "opening the support conversation failed: %s (%d)",
 			   souk_wire_error_name(e->code), e->code);
 		return;
