@@ -511,9 +511,11 @@ int souk_client_next_event(souk_event **out, souk_client *c, int timeout_ms)
 	}
 	pthread_mutex_lock(&c->emu);
 	int r = SOUK_OK;
+	const char *why = NULL;
 	for (;;) {
 		if (c->cb) {
 			r = SOUK_ESTATE;
+			why = "events go to the registered callback";
 			break;
 		}
 		souk_event *ev = eq_pop(c);
@@ -523,6 +525,7 @@ int souk_client_next_event(souk_event **out, souk_client *c, int timeout_ms)
 		}
 		if (c->closed) {
 			r = SOUK_ESTATE;
+			why = "the client was stopped and every event has been returned";
 			break;
 		}
 		if (timeout_ms == 0) {
@@ -539,10 +542,7 @@ int souk_client_next_event(souk_event **out, souk_client *c, int timeout_ms)
 	}
 	pthread_mutex_unlock(&c->emu);
 	if (r == SOUK_ESTATE)
-		return souk__fail(
-			c, r,
-			c->cb ? "events go to the registered callback"
-			      : "the client was stopped and every event has been returned");
+		return souk__fail(c, r, why);
 	if (r == SOUK_ETIMEOUT)
 		return souk__fail(c, r, "no event within the timeout");
 	return r;
