@@ -383,6 +383,20 @@ static souk_wire_status validate_events(Souk__V1__Event **ev, size_t n)
 			CHECK(check_str(ev[i]->receipt->user_id, SOUK_WIRE_MAX_ID, 0, NULL,
 					"receipt.user_id is invalid"));
 			break;
+		case SOUK__V1__EVENT__BODY_PUSH: {
+			const Souk__V1__InAppPush *p = ev[i]->push;
+			CHECK(check_str(p->push_id, SOUK_WIRE_MAX_ID, 1, "push.push_id is required",
+					"push.push_id is invalid"));
+			CHECK(check_str(p->title, 256, 0, NULL, "push.title is invalid"));
+			CHECK(check_str(p->body, 4096, 0, NULL, "push.body is invalid"));
+			CHECK(check_str(p->image_url, SOUK_WIRE_MAX_URL, 0, NULL,
+					"push.image_url is invalid"));
+			CHECK(check_str(p->deep_link, SOUK_WIRE_MAX_URL, 0, NULL,
+					"push.deep_link is invalid"));
+			if (p->product)
+				CHECK(check_product(p->product));
+			break;
+		}
 		case SOUK__V1__EVENT__BODY_CONVERSATION:
 			CHECK(check_str(ev[i]->conversation->conversation_id, SOUK_WIRE_MAX_ID, 1,
 					"conversation.conversation_id is required",

@@ -19,6 +19,10 @@
 #include "metrics.h"
 #include "util.h"
 
+#ifdef SOUK_TEST_UNSAFE_EARLY_ACK
+#include <time.h>
+#endif
+
 struct group_commit {
 	souk_store *store;
 	size_t batch_max;
@@ -190,6 +194,61 @@ static void run_batch(group_commit *gc, gc_op *batch, size_t n)
 	(void)n;
 }
 
+#ifdef SOUK_TEST_UNSAFE_EARLY_ACK
+/*
+ * TEST ONLY — compiled into soukd-unsafe-early-ack, never into soukd (server/CMakeLists.txt
+ * refuses the option without SOUK_BUILD_TESTS and builds it as a separate binary).
+ *
+ * The deliberate bug the fault checker's control run must catch (tests/fault/): a group
+ * with writes is handed back to the loop — which acks the sends and pushes their events —
+ * while its transaction is still open, and COMMIT comes only after a hold. A SIGKILL in
+ * that window loses writes that clients were told are durable. Returns 0 (nothing done)
+ * for a group without writes, which takes the normal path.
+ */
+enum { UNSAFE_HOLD_MS = 100 };
+
+static int unsafe_early_ack_batch(group_commit *gc, gc_op *batch, gc_op *last)
+{
+	souk_store *s = gc->store;
+	size_t writes = 0;
+	for (gc_op *op = batch; op; op = op->next)
+		writes += is_write(op);
+	if (!writes)
+		return 0;
+	int began = s->ops->begin(s) == 0;
+	for (gc_op *op = batch; op; op = op->next) {
+		if (!is_write(op))
+			continue;
+		if (!began || s->ops->savepoint(s)) {
+			op->status = -1;
+			continue;
+		}
+		op->status = run_write(s, op);
+		s->ops->release(s, op->status == 0);
+		if (op->status != 0)
+			store_appends_clear(&op->appends);
+	}
+	for (gc_op *op = batch; op; op = op->next)
+		if (!is_write(op))
+			op->status = run_read(s, op); /* same connection: sees the open writes */
+	pthread_mutex_lock(&gc->mu);
+	if (gc->done_tail)
+		gc->done_tail->next = batch;
+	else
+		gc->done_head = batch;
+	gc->done_tail = last;
+	gc->running = 0;
+	pthread_mutex_unlock(&gc->mu);
+	if (gc->wake)
+		gc->wake(gc->wake_ud); /* acked now: the ops belong to the loop from here on */
+	struct timespec hold = {0, UNSAFE_HOLD_MS * 1000000L};
+	nanosleep(&hold, NULL);
+	if (began && s->ops->commit(s) != 0)
+		s->ops->rollback(s);
+	return 1;
+}
+#endif
+
 static void *storage_main(void *arg)
 {
 	group_commit *gc = arg;
@@ -215,6 +274,12 @@ static void *storage_main(void *arg)
 		atomic_store(&g_metrics.storage_queue, gc->queued);
 		pthread_mutex_unlock(&gc->mu);
 
+#ifdef SOUK_TEST_UNSAFE_EARLY_ACK
+		if (unsafe_early_ack_batch(gc, batch, last)) {
+			pthread_mutex_lock(&gc->mu);
+			continue;
+		}
+#endif
 		run_batch(gc, batch, n);
 
 		pthread_mutex_lock(&gc->mu);

@@ -18,7 +18,8 @@
 #include "payload.h"
 #include "util.h"
 
-enum { REST_MAX_BODY = 256 * 1024, REST_MAX_PENDING = 4096 };
+/* request bodies: 256 KiB, except POST /v1/push (up to 100,000 user ids) */
+enum { REST_MAX_BODY = 256 * 1024, REST_MAX_PUSH_BODY = 16 * 1024 * 1024, REST_MAX_PENDING = 4096 };
 #define API_KEY_TTL_US (60 * 1000000LL)
 
 size_t rest_pss_size(void)
@@ -178,7 +179,7 @@ typedef struct perr {
 static int bad(perr *e, const char *fmt, const char *arg)
 {
 	char copy[256];
-	snprintf(copy, sizeof(copy), "%s", arg); /* arg may be e->msg itself */
+	snprintf(copy, sizeof(copy), "%.255s", arg); /* arg may be e->msg itself */
 	snprintf(e->msg, sizeof(e->msg), fmt, copy);
 	return -1;
 }
@@ -261,6 +262,65 @@ static json_t *parse_body(http_req *r, perr *e)
 		return NULL;
 	}
 	return j;
+}
+
+static int push_str(json_t *o, const char *key, size_t max, char **dst, perr *e)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v || json_is_null(v))
+		return 0;
+	char name[64];
+	snprintf(name, sizeof(name), "push.%s", key);
+	if (!json_is_string(v))
+		return bad(e, "%s must be a string", name);
+	const char *s = json_string_value(v);
+	if (strlen(s) > max || !souk_wire_utf8_valid(s, strlen(s)))
+		return bad(e, "%s is too long or not UTF-8", name);
+	*dst = strdup(s);
+	return *dst ? 0 : bad(e, "%s", "out of memory");
+}
+
+static int parse_push(json_t *body, rest_call *c, perr *e)
+{
+	json_t *ids = json_object_get(body, "user_ids");
+	if (!json_is_array(ids) || json_array_size(ids) == 0)
+		return bad(e, "%s must be a non-empty array of user ids", "user_ids");
+	size_t n = json_array_size(ids);
+	if (n > REST_MAX_PUSH_USERS)
+		return bad(e, "%s has more than 100000 entries", "user_ids");
+	c->user_ids = calloc(n, sizeof(*c->user_ids));
+	if (!c->user_ids)
+		return bad(e, "%s", "out of memory");
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+	{
+		const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+		size_t l = s ? strlen(s) : 0;
+		if (!l || l > SOUK_WIRE_MAX_ID || !souk_wire_utf8_valid(s, l))
+			return bad(e, "%s must hold strings of 1..128 bytes of UTF-8", "user_ids");
+		if (!(c->user_ids[i] = strdup(s)))
+			return bad(e, "%s", "out of memory");
+		c->n_user_ids = i + 1;
+	}
+	json_t *p = json_object_get(body, "push");
+	static const char *const keys[] = {"title", "body", "image_url", "deep_link", NULL};
+	if (!json_is_object(p))
+		return bad(e, "%s must be an object with title and/or body", "push");
+	if (only_keys(p, keys, e))
+		return bad(e, "push: %s", e->msg);
+	c->push = malloc(sizeof(*c->push));
+	if (!c->push)
+		return bad(e, "%s", "out of memory");
+	souk__v1__in_app_push__init(c->push);
+	if (push_str(p, "title", 256, &c->push->title, e) ||
+	    push_str(p, "body", 4096, &c->push->body, e) ||
+	    push_str(p, "image_url", SOUK_WIRE_MAX_URL, &c->push->image_url, e) ||
+	    push_str(p, "deep_link", SOUK_WIRE_MAX_URL, &c->push->deep_link, e))
+		return -1;
+	if (!c->push->title[0] && !c->push->body[0])
+		return bad(e, "%s needs a title or a body", "push");
+	return 0;
 }
 
 /* Builds the rest_call for a request; returns 0, or an HTTP status with r answered. */
@@ -513,6 +573,17 @@ static int route(gateway *gw, http_req *r, rest_call *c)
 			return 0;
 		}
 		goto not_allowed_or_404;
+	}
+	if (n == 2 && seg_is(seg[1], len[1], "push")) {
+		if (!post)
+			goto not_allowed;
+		if (!(body = parse_body(r, &e)))
+			goto bad_request;
+		static const char *const keys[] = {"user_ids", "push", NULL};
+		if (only_keys(body, keys, &e) || parse_push(body, c, &e))
+			goto bad_request;
+		c->kind = REST_PUSH;
+		goto ok;
 	}
 	if (n == 2 && seg_is(seg[1], len[1], "webhook-deliveries")) {
 		if (!get)
@@ -781,7 +852,8 @@ int rest_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	case LWS_CALLBACK_HTTP_BODY:
 		if (r->body_too_large || !len || !in)
 			return 0;
-		if (r->body_len + len > REST_MAX_BODY) {
+		if (r->body_len + len >
+		    (strcmp(r->path, "/v1/push") == 0 ? REST_MAX_PUSH_BODY : REST_MAX_BODY)) {
 			r->body_too_large = 1;
 			free(r->body);
 			r->body = NULL;

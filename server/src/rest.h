@@ -25,6 +25,7 @@ typedef enum rest_kind {
 	REST_DELETE_WEBHOOK,
 	REST_ROTATE_WEBHOOK_SECRET,
 	REST_UPDATE_APP,
+	REST_PUSH,
 	/* reads */
 	REST_AUTH,
 	REST_TYPING,
@@ -69,6 +70,10 @@ typedef struct rest_call {
 	char integration[STORE_ID_MAX];
 	char events[512]; /* comma-separated event types, "*" = all */
 	int64_t now_ms;
+	/* REST_PUSH */
+	char **user_ids; /* owned */
+	size_t n_user_ids;
+	Souk__V1__InAppPush *push; /* owned (free_unpacked with NULL allocator) */
 
 	/* results */
 	int http_status;
@@ -78,6 +83,8 @@ typedef struct rest_call {
 } rest_call;
 
 void rest_call_free(rest_call *c);
+
+enum { REST_MAX_PUSH_USERS = 100000 };
 
 /* Sets http_status and a JSON error body {"error": {"code", "message"}}. */
 void rest_error(rest_call *c, int http_status, const char *code, const char *message);

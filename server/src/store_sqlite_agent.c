@@ -152,6 +152,11 @@ void rest_call_free(rest_call *c)
 		return;
 	if (c->content)
 		souk__v1__content__free_unpacked(c->content, NULL);
+	if (c->push)
+		souk__v1__in_app_push__free_unpacked(c->push, NULL);
+	for (size_t i = 0; i < c->n_user_ids; i++)
+		free(c->user_ids[i]);
+	free(c->user_ids);
 	json_decref(c->body);
 	free(c);
 }
@@ -750,9 +755,33 @@ static int typing(souk_store *s, rest_call *c)
 	return 0;
 }
 
+/* One InAppPush event per targeted user, all in this transaction: either every user has
+ * it or none does. Users who never connected get their stream created here. */
+static int push(souk_store *s, rest_call *c, store_appends *out)
+{
+	char id[STORE_ID_MAX] = "push_";
+	if (souk_random_hex(id + 5, 12))
+		return -1;
+	c->push->push_id = strdup(id);
+	if (!c->push->push_id)
+		return -1;
+	Souk__V1__Event ev = SOUK__V1__EVENT__INIT;
+	ev.body_case = SOUK__V1__EVENT__BODY_PUSH;
+	ev.push = c->push;
+	for (size_t i = 0; i < c->n_user_ids; i++)
+		if (sqs_append_event(s, c->app_id, c->user_ids[i], &ev, c->now_ms, out))
+			return -1;
+	c->http_status = 202;
+	c->body = json_pack("{s:s,s:I,s:I}", "push_id", id, "targeted", (json_int_t)c->n_user_ids,
+			    "stored", (json_int_t)out->n);
+	return 0;
+}
+
 int sqa_rest(souk_store *s, rest_call *c, store_appends *out)
 {
 	switch (c->kind) {
+	case REST_PUSH:
+		return push(s, c, out);
 	case REST_POST_MESSAGE:
 		return post_message(s, c, out);
 	case REST_MARK_READ:

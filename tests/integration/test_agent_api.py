@@ -377,6 +377,37 @@ class RestTest(unittest.TestCase):
         self.assertEqual([e.WhichOneof("body") for e in evs], ["conversation", "message"])
         rx.stop()
 
+    def test_in_app_push_reaches_online_and_offline_users_once(self):
+        online = [self.device("u%d" % i, "phone") for i in range(2)]
+        st, j = self.api.call("POST", "/v1/push", {
+            "user_ids": ["u0", "u1", "u2"],
+            "push": {"title": "Summer sale", "body": "-30% on sneakers",
+                     "deep_link": "shop://sale"}})
+        self.assertEqual(st, 202, j)
+        self.assertEqual((j["targeted"], j["stored"]), (3, 3))
+        for dev in online:
+            ev = dev.events(1)[0]
+            self.assertEqual(ev.WhichOneof("body"), "push")
+            self.assertEqual((ev.push.push_id, ev.push.title, ev.push.deep_link),
+                             (j["push_id"], "Summer sale", "shop://sale"))
+        late = Client(self.s)
+        late.login("u2", device="phone")
+        evs = late.sync()
+        self.assertEqual([e.WhichOneof("body") for e in evs], ["push"])
+        # app B's key targets app B's users: app A's u0 gets nothing more
+        st, j = self.other.call("POST", "/v1/push", {"user_ids": ["u0"], "push": {"body": "B"}})
+        self.assertEqual(st, 202)
+        online[0].send_text(online[0].open_support().conversation_id, "next")
+        kinds = [e.WhichOneof("body") for e in online[0].events(2)]
+        self.assertEqual(kinds, ["conversation", "message"])
+        for bad in ({"user_ids": [], "push": {"title": "x"}},
+                    {"user_ids": ["a"], "push": {}},
+                    {"user_ids": ["a"], "push": {"title": 3}},
+                    {"user_ids": [""], "push": {"title": "x"}},
+                    {"user_ids": ["a"], "push": {"title": "x", "sound": "ding"}}):
+            st, j = self.api.call("POST", "/v1/push", bad)
+            self.assertEqual(st, 400, (bad, j))
+
     def test_unknown_endpoint_and_method(self):
         self.assertEqual(self.api.call("GET", "/v1/nope")[0], 404)
         self.assertEqual(self.api.call("DELETE", "/v1/conversations")[0], 405)
