@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "config.h"
 #include "gateway.h"
@@ -112,6 +113,15 @@ int main(int argc, char **argv)
 	souk_log_level = souk_log_level_parse(cfg.log_level);
 
 	signal(SIGPIPE, SIG_IGN);
+	/* every connection is a file descriptor: use all the hard limit allows */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		souk_log(SOUK_LOG_INFO, "file descriptor limit %llu (connections are bounded by it)",
+			 (unsigned long long)rl.rlim_cur);
 	souk_store *store = store_sqlite_open(cfg.data_dir, err, sizeof(err));
 	if (!store) {
 		fprintf(stderr, "soukd: %s\n", err);
