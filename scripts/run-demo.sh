@@ -41,7 +41,7 @@ MSG
 if [ -x "$BUILD/samples/shopper-cli/shopper-cli" ]; then
   cat <<MSG
   Chat as the shopper from another terminal:
-  $BUILD/samples/shopper-cli/shopper-cli --url $URL --app $APP_ID \\
+  $BUILD/samples/shopper-cli/shopper-cli --url ws://127.0.0.1:$PORT --app $APP_ID \\
       --token $TOKEN --db /tmp/souk-demo-shopper.db
 
 MSG
