@@ -509,8 +509,12 @@ void th_wait(souk_client *c, th_pred pred, void *arg, th_event_fn on_event, void
 		} else if (r != SOUK_ETIMEOUT) {
 			th_fail(__FILE__, __LINE__, "next_event: %s", souk_strerror(r));
 		}
-		if (pred(c, arg))
+		if (pred(c, arg)) {
+			/* hand over what is already queued, so that counts kept by on_event
+			 * cover every event published before the condition held */
+			th_drain(c, on_event, ev_arg);
 			return;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		long long ms = (t.tv_sec - t0.tv_sec) * 1000LL + (t.tv_nsec - t0.tv_nsec) / 1000000;
 		if (ms > timeout_ms)

@@ -94,8 +94,10 @@ void th_db_path(char *out, size_t len, const char *db_name);
 /* Strings that must never appear in any SDK log line (tokens, message bodies). */
 void th_forbid_in_logs(const char *s);
 
-/* Drains events until pred(c, arg) holds; fails after timeout_ms (an upper bound against
- * hangs, not a performance check). `on_event` (may be NULL) sees every event. */
+/* Drains events until pred(c, arg) holds, then the events already queued; fails after
+ * timeout_ms (an upper bound against hangs, not a performance check). `on_event` (may be
+ * NULL) sees every event. The store shows a commit an instant before the events about it
+ * are queued: a condition on events must be waited for as such, not via the store. */
 typedef int (*th_pred)(souk_client *c, void *arg);
 typedef void (*th_event_fn)(const souk_event *ev, void *arg);
 void th_wait(souk_client *c, th_pred pred, void *arg, th_event_fn on_event, void *ev_arg,

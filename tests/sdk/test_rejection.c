@@ -10,9 +10,21 @@
 
 #include <string.h>
 
+typedef struct evcount {
+	int failed_updates;
+	int deleted;
+} evcount;
+
+static int64_t long_id;
+static int want_failed;
+
+/* the refusal seen as an event (want_failed of them so far) and the outbox empty */
 static int outbox_empty_and_failed(souk_client *c, void *arg)
 {
-	int64_t id = *(int64_t *)arg;
+	evcount *n = arg;
+	if (n->failed_updates < want_failed)
+		return 0;
+	int64_t id = long_id;
 	if (!th_outbox_empty(c, NULL))
 		return 0;
 	souk_message *m = NULL;
@@ -21,11 +33,6 @@ static int outbox_empty_and_failed(souk_client *c, void *arg)
 	souk_message_free(m);
 	return failed;
 }
-
-typedef struct evcount {
-	int failed_updates;
-	int deleted;
-} evcount;
 
 static void on_event(const souk_event *ev, void *arg)
 {
@@ -86,7 +93,9 @@ int main(void)
 	CHECK_OK(souk_client_send_text(&second, a, conv, "second"));
 	CHECK_OK(souk_client_send_text(&third, a, conv, "third"));
 	evcount ev = {0};
-	th_wait(a, outbox_empty_and_failed, &lng, on_event, &ev, 60000,
+	long_id = lng;
+	want_failed = 1;
+	th_wait(a, outbox_empty_and_failed, &ev, on_event, &ev, 60000,
 		"the long message failed and the rest acked");
 	CHECK_EQ(ev.failed_updates, 1);
 	check_failed(a, lng);
@@ -107,7 +116,8 @@ int main(void)
 	CHECK_OK(souk_client_get_message(&m, a, lng));
 	CHECK_EQ(souk_message_get_status(m), SOUK_MESSAGE_PENDING);
 	souk_message_free(m);
-	th_wait(a, outbox_empty_and_failed, &lng, on_event, &ev, 60000, "the resend failed again");
+	want_failed = 2;
+	th_wait(a, outbox_empty_and_failed, &ev, on_event, &ev, 60000, "the resend failed again");
 	CHECK_EQ(ev.failed_updates, 2);
 	check_failed(a, lng);
 
