@@ -18,8 +18,8 @@
  * under that key's algorithm, checked here with OpenSSL directly, (2) has a string `sub`
  * equal to the returned user id, an integer `exp` not expired, integer `nbf`/`iat` if
  * present that are not in the future, and the app's `aud`/`iss` when it pins them.
- * Claims are read the way libjwt 1.10 reads them (base64 decoding stops at the first
- * character outside the alphabet; everything after the second dot is the signature).
+ * Segments are decoded the way libjwt 1.10.2 decodes them (characters outside the
+ * base64 alphabet are skipped; everything after the second dot is the signature).
  *
  * SOUK_FUZZ_SKIP_KNOWN=1 in the environment skips inputs that hit bugs already reported
  * (see tests/fuzz/README.md), so that a long run can look for new ones.
@@ -152,9 +152,10 @@ static int b64_value(char c)
 	return -1;
 }
 
-/* Decodes as libjwt 1.10 does: up to the first character outside the alphabet (both the
- * URL-safe and the standard one), a trailing single character ignored. out needs n bytes;
- * the result is NUL-terminated. */
+/* Decodes as Debian 12's libjwt 1.10.2 does (measured, see README.md): characters outside
+ * the alphabet (both the URL-safe and the standard one) are skipped wherever they are,
+ * '=' included, and a trailing single character is ignored. out needs n + 1 bytes; the
+ * result is NUL-terminated. */
 static size_t b64_decode_lenient(const char *s, size_t n, uint8_t *out)
 {
 	size_t o = 0, k = 0;
@@ -162,7 +163,7 @@ static size_t b64_decode_lenient(const char *s, size_t n, uint8_t *out)
 	for (size_t i = 0; i < n; i++) {
 		int v = b64_value(s[i]);
 		if (v < 0)
-			break;
+			continue;
 		acc = acc << 6 | (uint32_t)v;
 		if (++k == 4) {
 			out[o++] = (uint8_t)(acc >> 16);

@@ -84,7 +84,7 @@ def field(num, wt, payload):
 
 
 def ser(m):
-    return m.SerializeToString()
+    return m.SerializeToString(deterministic=True)
 
 
 CMID = bytes(range(16))
@@ -409,6 +409,9 @@ def jwt_seeds():
     t["es256-high-s"] = h + "." + p + "." + b64url(raw[:32] + (n - ss).to_bytes(32, "big"))
     t["es256-trailing-garbage"] = es_good + "!garbage"
     t["es256-kid-default"] = es(claims(), kid="default")
+    # libjwt skips bytes outside the base64 alphabet: the same signature with junk inside
+    # is accepted (README.md, Findings: token malleability)
+    t["es256-sig-with-junk"] = h + "." + p + "." + s[:40] + "\xd7.=" + s[40:]
     seeds = {"seed-" + k: v for k, v in t.items()}
 
     # signing-mode seeds: 0x01 HS256 secret, 0x02 ES256 private key, 0x03 HMAC(public PEM)
