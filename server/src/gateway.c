@@ -685,6 +685,7 @@ static void send_conversation(conn *c, uint64_t request_id, const store_conv *sc
 	info.created = sc->created;
 	info.controller = (char *)sc->controller;
 	info.assignee = (char *)sc->assignee;
+	info.kind = (Souk__V1__ConversationKind)sc->kind;
 	info.n_participants = sc->n_participants;
 	info.participants = pp;
 	for (size_t i = 0; i < sc->n_participants; i++) {

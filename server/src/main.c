@@ -120,7 +120,8 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		souk_log(SOUK_LOG_INFO, "file descriptor limit %llu (connections are bounded by it)",
+		souk_log(SOUK_LOG_INFO,
+			 "file descriptor limit %llu (connections are bounded by it)",
 			 (unsigned long long)rl.rlim_cur);
 	souk_store *store = store_sqlite_open(cfg.data_dir, err, sizeof(err));
 	if (!store) {

@@ -75,6 +75,7 @@ typedef struct store_conv {
 	char owner[STORE_ID_MAX];      /* the shopper of a support conversation */
 	char controller[STORE_ID_MAX]; /* integration in control (switchboard) */
 	char assignee[STORE_ID_MAX];
+	int kind;
 	int status;
 	uint64_t last_conv_seq;
 	int64_t created_ms;

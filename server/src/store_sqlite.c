@@ -129,7 +129,7 @@ static const char *const SQL[Q_COUNT] = {
 	[Q_MSG_DEDUP] = "SELECT message_id, sender_seq, conv_seq, server_time_ms FROM messages"
 			" WHERE app_id = ?1 AND sender_id = ?2 AND client_msg_id = ?3",
 	[Q_CONV_GET] = "SELECT app_id, status, last_conv_seq, created_ms, owner_user_id,"
-		       " controller, assignee FROM conversations WHERE conv_id = ?1",
+		       " controller, assignee, kind FROM conversations WHERE conv_id = ?1",
 	[Q_CONV_SUPPORT] = "SELECT conv_id FROM conversations"
 			   " WHERE app_id = ?1 AND owner_user_id = ?2 AND kind = 1",
 	[Q_CONV_INSERT] = "INSERT INTO conversations(conv_id, app_id, kind, owner_user_id, status,"
@@ -354,6 +354,7 @@ int sqs_load_conv(souk_store *s, const char *app_id, const char *conv_id, store_
 	sqs_copy_col(c->owner, sizeof(c->owner), st, 4);
 	sqs_copy_col(c->controller, sizeof(c->controller), st, 5);
 	sqs_copy_col(c->assignee, sizeof(c->assignee), st, 6);
+	c->kind = sqlite3_column_int(st, 7);
 	sqlite3_reset(st);
 
 	st = Q(s, Q_PART_LIST);
@@ -523,6 +524,7 @@ void sqs_conv_to_proto(const store_conv *c, Souk__V1__ConversationInfo *info,
 	info->created = c->created;
 	info->controller = (char *)c->controller;
 	info->assignee = (char *)c->assignee;
+	info->kind = (Souk__V1__ConversationKind)c->kind;
 	info->n_participants = c->n_participants;
 	info->participants = pp;
 	for (size_t i = 0; i < c->n_participants; i++) {

@@ -183,9 +183,11 @@ json_t *sqa_conv_json(const store_conv *c)
 		json_array_append_new(
 			parts, json_pack("{s:s,s:s}", "id", c->participants[i].user_id, "kind",
 					 payload_sender_kind_name(c->participants[i].kind)));
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:o}", "id", c->conversation_id, "user_id",
-			 c->owner, "status", payload_status_name(c->status), "controller",
-			 c->controller, "assignee", c->assignee, "last_conv_seq",
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:o}", "id", c->conversation_id, "kind",
+			 c->kind == SOUK__V1__CONVERSATION_KIND__CONVERSATION_SUPPORT ? "support"
+										      : "other",
+			 "user_id", c->owner, "status", payload_status_name(c->status),
+			 "controller", c->controller, "assignee", c->assignee, "last_conv_seq",
 			 (json_int_t)c->last_conv_seq, "created_ms", (json_int_t)c->created_ms,
 			 "participants", parts);
 }

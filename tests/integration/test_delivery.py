@@ -25,10 +25,12 @@ class DeliveryTest(unittest.TestCase):
         b = self.device("alice", "tablet")
         conv = a.open_support()
         self.assertTrue(conv.created)
+        self.assertEqual(conv.kind, pb.CONVERSATION_SUPPORT)
         self.assertEqual([p.user_id for p in conv.participants], ["alice"])
         # both devices get the conversation-created event (seq 1)
         ev_b = b.events(1)
         self.assertEqual(ev_b[0].WhichOneof("body"), "conversation")
+        self.assertEqual(ev_b[0].conversation.kind, pb.CONVERSATION_SUPPORT)
         self.assertEqual(ev_b[0].seq, 1)
 
         cmid = uuid.uuid4().bytes
