@@ -4,8 +4,11 @@
  * human desk when it cannot answer or the shopper asks for a person.
  *
  *   faq-bot --soukd http://127.0.0.1:8080 --api-key sk_... --secret whsec_...
- *           [--secret whsec_previous] [--listen 127.0.0.1:8090] [--port-file FILE]
- *           [--kb kb.json] [--integration bot] [--desk desk] [--register URL|auto]
+ *           [--secret whsec_previous | --secret-file FILE] [--listen 127.0.0.1:8090]
+ *           [--port-file FILE] [--kb kb.json] [--integration bot] [--desk desk]
+ *           [--register URL|auto]
+ *
+ * SIGTERM or SIGINT stops it; SIGHUP reloads the knowledge base and the secret file.
  *
  * Design. One thread, one libwebsockets loop: an HTTP server for the webhooks and an HTTP
  * client for the REST calls. A delivery is answered only after its REST calls are done:
@@ -36,7 +39,8 @@
 #include "webhook_verify.h"
 
 enum {
-	MAX_SECRETS = 4,
+	MAX_SECRETS = 5,
+	SECRET_MAX = 256,
 	MAX_BODY = 1024 * 1024,
 	MAX_JOBS = 256,
 	DEDUP_CAPACITY = 4096,
@@ -53,9 +57,14 @@ typedef struct bot {
 	/* configuration */
 	const char *soukd_url;
 	const char *api_key;
-	const char *secrets[MAX_SECRETS];
+	const char *fixed_secrets[2]; /* --secret or SOUK_WEBHOOK_SECRET */
+	size_t n_fixed;
+	const char *secret_file; /* --secret-file: re-read on SIGHUP */
+	char file_secrets[2][SECRET_MAX];
+	size_t n_file;
+	char *registered_secret;	  /* --register */
+	const char *secrets[MAX_SECRETS]; /* what deliveries are verified with: all the above */
 	size_t n_secrets;
-	char *registered_secret;
 	const char *listen;
 	const char *port_file;
 	const char *kb_path;
@@ -74,6 +83,7 @@ typedef struct bot {
 	int exit_code;
 	int ready; /* registered (when asked) and the port file written */
 	volatile sig_atomic_t stop;
+	volatile sig_atomic_t reload; /* SIGHUP: read the kb file again */
 	int stopping;
 } bot;
 
@@ -203,7 +213,7 @@ static void step_done(int status, const char *body, size_t len, const char *erro
 	job *j = ud;
 	bot *b = j->b;
 	faq_step *s = &j->plan.steps[j->step];
-	char why[300];
+	char why[800];
 	if (b->stopping) {
 		job_finish(j, RETRY_LATER, "stopping");
 		return;
@@ -261,7 +271,7 @@ static void job_run(job *j)
 	faq_step *s = &j->plan.steps[j->step];
 	if (faq_rest_request(j->b->rest, s->method, s->path, s->body,
 			     s->idem_key[0] ? s->idem_key : NULL, step_done, j)) {
-		char why[300];
+		char why[800];
 		snprintf(why, sizeof(why), "cannot connect to soukd for %s %s", s->method, s->path);
 		job_finish(j, RETRY_LATER, why);
 	}
@@ -474,6 +484,63 @@ static void become_ready(bot *b)
 		b->listen, b->port, b->integration, faq_kb_intent_count(b->kb));
 }
 
+static void rebuild_secrets(bot *b)
+{
+	b->n_secrets = 0;
+	for (size_t i = 0; i < b->n_fixed; i++)
+		b->secrets[b->n_secrets++] = b->fixed_secrets[i];
+	for (size_t i = 0; i < b->n_file; i++)
+		b->secrets[b->n_secrets++] = b->file_secrets[i];
+	if (b->registered_secret)
+		b->secrets[b->n_secrets++] = b->registered_secret;
+}
+
+/* --secret-file: one whsec_ secret a line (at most two: the new and the previous one);
+ * blank lines and lines starting with '#' are skipped. All or nothing: a file with a bad
+ * line changes nothing. */
+static int load_secret_file(bot *b, char *err, size_t errlen)
+{
+	FILE *f = fopen(b->secret_file, "r");
+	if (!f) {
+		snprintf(err, errlen, "cannot open %s: %s", b->secret_file, strerror(errno));
+		return -1;
+	}
+	char got[2][SECRET_MAX];
+	size_t n = 0;
+	char line[1024];
+	int rc = 0;
+	for (int no = 1; fgets(line, sizeof(line), f); no++) {
+		char *p = line;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		size_t l = strlen(p);
+		while (l && (p[l - 1] == '\n' || p[l - 1] == '\r' || p[l - 1] == ' ' ||
+			     p[l - 1] == '\t'))
+			p[--l] = '\0';
+		if (!l || p[0] == '#')
+			continue;
+		uint8_t key[128];
+		if (n == 2 || l >= SECRET_MAX ||
+		    faq_webhook_secret_decode(p, key, sizeof(key)) < 0) {
+			snprintf(err, errlen, "%s line %d: %s", b->secret_file, no,
+				 n == 2 ? "more than two secrets"
+					: "not whsec_ followed by base64");
+			rc = -1;
+			break;
+		}
+		memcpy(got[n++], p, l + 1);
+	}
+	fclose(f);
+	explicit_bzero(line, sizeof(line));
+	if (rc == 0) {
+		memcpy(b->file_secrets, got, sizeof(got));
+		b->n_file = n;
+		rebuild_secrets(b);
+	}
+	explicit_bzero(got, sizeof(got));
+	return rc;
+}
+
 static void register_done(int status, const char *body, size_t len, const char *error, void *ud)
 {
 	bot *b = ud;
@@ -493,8 +560,7 @@ static void register_done(int status, const char *body, size_t len, const char *
 		return;
 	}
 	b->registered_secret = strdup(secret);
-	if (b->registered_secret)
-		b->secrets[b->n_secrets++] = b->registered_secret;
+	rebuild_secrets(b);
 	/* the secret is shown once, on stdout, like soukctl shows an API key: not a log */
 	const char *url = json_string_value(json_object_get(w, "url"));
 	json_t *out = json_pack("{s:s,s:s,s:s,s:s}", "webhook_id", id, "url", url ? url : "",
@@ -540,12 +606,40 @@ static int start_registration(bot *b)
 
 static void on_signal(int sig)
 {
-	(void)sig;
 	if (g_bot) {
-		g_bot->stop = 1;
+		if (sig == SIGHUP)
+			g_bot->reload = 1;
+		else
+			g_bot->stop = 1;
 		if (g_bot->ctx)
 			lws_cancel_service(g_bot->ctx);
 	}
+}
+
+/* SIGHUP: the merchant edited the kb, or rotated the secret in --secret-file. What does
+ * not load is reported and the previous version kept. Swapping is safe between two
+ * lws_service() calls: plans own their request bodies and nothing else borrows from the
+ * kb beyond the handling of one delivery. */
+static void reload(bot *b)
+{
+	b->reload = 0;
+	char err[512];
+	faq_kb *kb;
+	if (faq_kb_load(&kb, b->kb_path, err, sizeof(err))) {
+		faq_log(FAQ_LOG_ERROR, "knowledge base not reloaded, keeping the previous one: %s",
+			err);
+	} else {
+		faq_kb_free(b->kb);
+		b->kb = kb;
+		faq_log(FAQ_LOG_INFO, "knowledge base reloaded from %s (%zu intents)", b->kb_path,
+			faq_kb_intent_count(kb));
+	}
+	if (!b->secret_file)
+		return;
+	if (load_secret_file(b, err, sizeof(err)))
+		faq_log(FAQ_LOG_ERROR, "secrets not reloaded, keeping the previous ones: %s", err);
+	else
+		faq_log(FAQ_LOG_INFO, "secrets reloaded from %s (%zu)", b->secret_file, b->n_file);
 }
 
 static void lws_log_line(int level, const char *line)
@@ -558,18 +652,21 @@ static void lws_log_line(int level, const char *line)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: faq-bot --soukd URL --api-key KEY --secret WHSEC\n"
-		   "               [--secret WHSEC_PREVIOUS] [--listen HOST:PORT] [--port-file F]\n"
-		   "               [--kb FILE] [--integration NAME] [--desk NAME]\n"
-		   "               [--register URL|auto] [--log-level error|warn|info|debug]\n"
-		   "Receives soukd's webhooks on --listen (default 127.0.0.1:8090; port 0 picks\n"
-		   "a free port, written to --port-file), answers from the knowledge base --kb\n"
-		   "(default kb.json) as integration --integration (default bot) and hands\n"
-		   "conversations to --desk (default desk). --register URL (or auto: this\n"
-		   "listener) registers the webhook target with soukd first and prints its\n"
-		   "secret as JSON on stdout.\n"
-		   "Environment: SOUK_API_KEY, SOUK_WEBHOOK_SECRET (space-separated) instead of\n"
-		   "the options, which other users of the machine can see in the process list.\n");
+	fprintf(f,
+		"usage: faq-bot --soukd URL --api-key KEY\n"
+		"               (--secret WHSEC [--secret WHSEC_PREVIOUS] | --secret-file FILE)\n"
+		"               [--listen HOST:PORT] [--port-file FILE] [--kb FILE]\n"
+		"               [--integration NAME] [--desk NAME] [--register URL|auto]\n"
+		"               [--log-level error|warn|info|debug]\n"
+		"Receives soukd's webhooks on --listen (default 127.0.0.1:8090; port 0 picks\n"
+		"a free port, written to --port-file), answers from the knowledge base --kb\n"
+		"(default kb.json) as integration --integration (default bot) and hands\n"
+		"conversations to --desk (default desk). --secret-file holds one or two\n"
+		"secrets, one a line. --register URL (or auto: this listener) registers the\n"
+		"webhook target with soukd first and prints its secret as JSON on stdout.\n"
+		"SIGHUP reloads the knowledge base and the secret file; SIGTERM stops.\n"
+		"Environment: SOUK_API_KEY, SOUK_WEBHOOK_SECRET (space-separated) instead of\n"
+		"the options, which other users of the machine can see in the process list.\n");
 }
 
 static int parse_args(bot *b, int argc, char **argv)
@@ -592,11 +689,13 @@ static int parse_args(bot *b, int argc, char **argv)
 		else if (!strcmp(a, "--api-key"))
 			b->api_key = v;
 		else if (!strcmp(a, "--secret")) {
-			if (b->n_secrets >= 2) {
+			if (b->n_fixed >= 2) {
 				fprintf(stderr, "faq-bot: at most two --secret\n");
 				return -1;
 			}
-			b->secrets[b->n_secrets++] = v;
+			b->fixed_secrets[b->n_fixed++] = v;
+		} else if (!strcmp(a, "--secret-file")) {
+			b->secret_file = v;
 		} else if (!strcmp(a, "--listen"))
 			b->listen = v;
 		else if (!strcmp(a, "--port-file"))
@@ -622,25 +721,29 @@ static int parse_args(bot *b, int argc, char **argv)
 	if (!b->api_key)
 		b->api_key = getenv("SOUK_API_KEY");
 	const char *es = getenv("SOUK_WEBHOOK_SECRET");
-	if (!b->n_secrets && es) {
+	if (!b->n_fixed && !b->secret_file && es) {
 		snprintf(env_secrets, sizeof(env_secrets), "%s", es);
 		char *save = NULL;
-		for (char *s = strtok_r(env_secrets, " ", &save); s && b->n_secrets < 2;
+		for (char *s = strtok_r(env_secrets, " ", &save); s && b->n_fixed < 2;
 		     s = strtok_r(NULL, " ", &save))
-			b->secrets[b->n_secrets++] = s;
+			b->fixed_secrets[b->n_fixed++] = s;
 	}
 	if (!b->soukd_url || !b->api_key) {
 		fprintf(stderr, "faq-bot: --soukd and --api-key are required\n");
 		return -1;
 	}
-	if (!b->n_secrets && !b->register_url) {
-		fprintf(stderr, "faq-bot: give --secret (the webhook target's whsec_ secret) or "
-				"--register\n");
+	if (!b->n_fixed && !b->secret_file && !b->register_url) {
+		fprintf(stderr, "faq-bot: give --secret (the webhook target's whsec_ secret), "
+				"--secret-file or --register\n");
 		return -1;
 	}
-	for (size_t i = 0; i < b->n_secrets; i++) {
+	if (b->n_fixed && b->secret_file) {
+		fprintf(stderr, "faq-bot: --secret and --secret-file exclude each other\n");
+		return -1;
+	}
+	for (size_t i = 0; i < b->n_fixed; i++) {
 		uint8_t key[128];
-		if (faq_webhook_secret_decode(b->secrets[i], key, sizeof(key)) < 0) {
+		if (faq_webhook_secret_decode(b->fixed_secrets[i], key, sizeof(key)) < 0) {
 			fprintf(stderr, "faq-bot: secret %zu is not whsec_ followed by base64\n",
 				i + 1);
 			return -1;
@@ -666,6 +769,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "faq-bot: knowledge base: %s\n", err);
 		return 1;
 	}
+	rebuild_secrets(&b);
+	if (b.secret_file && load_secret_file(&b, err, sizeof(err))) {
+		fprintf(stderr, "faq-bot: %s\n", err);
+		faq_kb_free(b.kb);
+		return 1;
+	}
+	if (b.secret_file && !b.n_file && !b.register_url)
+		faq_log(FAQ_LOG_WARN,
+			"%s holds no secret yet: every delivery is refused until "
+			"one is added (then send SIGHUP)",
+			b.secret_file);
 	b.seen = faq_dedup_new(DEDUP_CAPACITY);
 	if (!b.seen) {
 		faq_kb_free(b.kb);
@@ -734,6 +848,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
 	if (b.register_url) {
 		if (start_registration(&b))
@@ -741,9 +856,12 @@ int main(int argc, char **argv)
 	} else {
 		become_ready(&b);
 	}
-	while (!b.stop)
+	while (!b.stop) {
 		if (lws_service(b.ctx, 0) < 0)
 			break;
+		if (b.reload)
+			reload(&b);
+	}
 	rc = b.exit_code;
 	faq_log(FAQ_LOG_INFO, "stopping (%zu events being answered will be redelivered)", b.n_jobs);
 out:

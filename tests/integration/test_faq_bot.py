@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 
 from agent_harness import Receiver, Rest
-from souk_harness import Client, Server, free_port, pb
+from souk_harness import Client, Server, pb
 
 FAQ_BOT = os.environ.get("FAQ_BOT", "")
 KB_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "samples",
@@ -61,7 +61,8 @@ def wait_for(pred, timeout=20):
 class Bot:
     """One real faq-bot process, stopped with SIGTERM: it must exit 0, sanitizer-clean."""
 
-    def __init__(self, server, api_key, secrets_=(), port=0, register=None, kb=KB_PATH):
+    def __init__(self, server, api_key, secrets_=(), port=0, register=None, kb=KB_PATH,
+                 secret_file=None):
         self.dir = tempfile.mkdtemp(prefix="faq-bot-it-")
         self.port_file = os.path.join(self.dir, "port")
         self.out_path = os.path.join(self.dir, "stdout")
@@ -71,6 +72,8 @@ class Bot:
                 "--kb", kb, "--integration", "bot", "--log-level", "debug"]
         for s in secrets_:
             args += ["--secret", s]
+        if secret_file:
+            args += ["--secret-file", secret_file]
         if register:
             args += ["--register", register]
         self.out = open(self.out_path, "wb")
@@ -99,6 +102,13 @@ class Bot:
     def read_log(self):
         with open(self.log_path, errors="replace") as f:
             return f.read()
+
+    def sighup(self, marker):
+        """SIGHUP (reload the kb and the secret file); waits for one more marker line."""
+        before = self.read_log().count(marker)
+        self.proc.send_signal(signal.SIGHUP)
+        if not wait_for(lambda: self.read_log().count(marker) > before):
+            raise AssertionError("no %r after SIGHUP:\n%s" % (marker, self.read_log()))
 
     def post(self, body, headers):
         req = urllib.request.Request("http://127.0.0.1:%d/hook" % self.port, data=body,
@@ -166,17 +176,28 @@ class FaqBotTest(unittest.TestCase):
         self.desk = Receiver()
         st, j = self.api.call("POST", "/v1/webhooks", {"url": self.desk.url, "integration": "desk"})
         self.assertEqual(st, 201, j)
-        # the bot's own target: a port chosen first, so that it can be registered (and its
-        # secret known) before the bot starts
-        port = free_port()
+        # the bot on a free port, with an editable copy of the shipped kb and a secret file
+        # that receives the secret once its target is registered (then SIGHUP)
+        self.dir = tempfile.mkdtemp(prefix="faq-bot-it-files-")
+        self.kb_path = os.path.join(self.dir, "kb.json")
+        shutil.copy(KB_PATH, self.kb_path)
+        self.secret_file = os.path.join(self.dir, "secrets")
+        open(self.secret_file, "w").close()
+        self.bot = Bot(self.s, self.s.app["api_key"], port=0, kb=self.kb_path,
+                       secret_file=self.secret_file)
         st, j = self.api.call("POST", "/v1/webhooks",
-                              {"url": "http://127.0.0.1:%d/hook" % port, "integration": "bot"})
+                              {"url": "http://127.0.0.1:%d/hook" % self.bot.port,
+                               "integration": "bot"})
         self.assertEqual(st, 201, j)
         self.bot_webhook = j["webhook"]
         self.secret = j["webhook"]["secret"]
-        self.bot = Bot(self.s, self.s.app["api_key"], [self.secret], port=port)
-        self.assertEqual(self.bot.port, port)
+        self.set_secrets(self.secret)
         self.clients = []
+
+    def set_secrets(self, *secrets_):
+        with open(self.secret_file, "w") as f:
+            f.write("# the bot's webhook target\n" + "\n".join(secrets_) + "\n")
+        self.bot.sighup("secrets reloaded")
 
     def tearDown(self):
         for c in self.clients:
@@ -184,6 +205,7 @@ class FaqBotTest(unittest.TestCase):
         self.bot.close()
         self.desk.stop()
         self.s.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def shopper(self, user="alice"):
         c = Client(self.s)
@@ -304,10 +326,10 @@ class FaqBotTest(unittest.TestCase):
         st, j = self.bot.deliver(self.secret, body, msg_id, ts)
         self.assertEqual((st, j), (200, {"status": "duplicate"}))
         self.assertEqual(self.shown(self.next_bot_message(c)), INTENT["sizes"]["text"])
-        # a restarted bot has forgotten the id; the Idempotency-Key still holds
-        port = self.bot.port
+        # a restarted bot has forgotten the id; the Idempotency-Key still holds (this one
+        # takes its secret from the command line)
         self.bot.close()
-        self.bot = Bot(self.s, self.s.app["api_key"], [self.secret], port=port)
+        self.bot = Bot(self.s, self.s.app["api_key"], [self.secret], kb=self.kb_path)
         st, j = self.bot.deliver(self.secret, body, msg_id, ts)
         self.assertEqual((st, j), (200, {"status": "answered"}))
         time.sleep(0.5)
@@ -354,14 +376,12 @@ class FaqBotTest(unittest.TestCase):
         self.assertEqual((st, j), (200, {"status": "answered"}))
         self.assertEqual(self.shown(self.next_bot_message(c)), INTENT["order_status"]["text"])
 
-    def test_secret_rotation(self):
+    def test_secret_rotation_without_restart(self):
         wid = self.bot_webhook["id"]
         st, j = self.api.call("POST", "/v1/webhooks/%s/rotate-secret" % wid)
         self.assertEqual(st, 200, j)
         new = j["secret"]
-        port = self.bot.port
-        self.bot.close()
-        self.bot = Bot(self.s, self.s.app["api_key"], [new, self.secret], port=port)
+        self.set_secrets(new, self.secret)
         # soukd now signs with both; the bot answers
         c, conv = self.shopper()
         self.assertEqual(self.shown(self.next_bot_message(c)), KB["greeting"]["text"])
@@ -375,6 +395,16 @@ class FaqBotTest(unittest.TestCase):
         self.assertEqual(self.bot_texts(conv.conversation_id),
                          [KB["greeting"]["text"], INTENT["shipping"]["text"],
                           INTENT["shipping"]["text"]])
+        # the previous secret retired: deliveries signed with it alone are refused
+        self.set_secrets(new)
+        st, j = self.bot.deliver(self.secret, body)
+        self.assertEqual(st, 401, j)
+        self.assertEqual(self.bot.deliver(new, body)[0], 200)
+        # a broken secret file changes nothing
+        with open(self.secret_file, "w") as f:
+            f.write("whsec_not base64\n")
+        self.bot.sighup("secrets not reloaded")
+        self.assertEqual(self.bot.deliver(new, body)[0], 200)
 
     def test_register_auto_on_another_app(self):
         app2 = self.s.apps[1]
@@ -399,6 +429,27 @@ class FaqBotTest(unittest.TestCase):
             self.assertEqual(self.shown(self.next_bot_message(c)), INTENT["shipping"]["text"])
         finally:
             bot2.close()
+
+    def test_edited_kb_is_reloaded_on_sighup(self):
+        kb_path = self.kb_path
+        c, conv = self.shopper()
+        self.next_bot_message(c)
+        edited = json.loads(json.dumps(KB))
+        edited["intents"].append({"id": "gift_cards", "keywords": ["gift card*", "voucher*"],
+                                  "text": "Gift cards come in 25, 50 and 100 EUR."})
+        with open(kb_path, "w") as f:
+            json.dump(edited, f)
+        self.bot.sighup("knowledge base reloaded")
+        c.send_text(conv.conversation_id, "Do you sell gift cards?")
+        self.assertEqual(self.shown(self.next_bot_message(c)),
+                         "Gift cards come in 25, 50 and 100 EUR.")
+        # a broken edit is refused and the previous kb stays in use
+        with open(kb_path, "w") as f:
+            f.write('{"bot": {"id": "faq-bot"}, "intents": [')
+        self.bot.sighup("knowledge base not reloaded")
+        c.send_text(conv.conversation_id, "a voucher please")
+        self.assertEqual(self.shown(self.next_bot_message(c)),
+                         "Gift cards come in 25, 50 and 100 EUR.")
 
     def test_bot_links_neither_sqlite_nor_sqlcipher(self):
         out = subprocess.run(["ldd", FAQ_BOT], capture_output=True, text=True).stdout
