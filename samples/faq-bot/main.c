@@ -71,6 +71,7 @@ typedef struct bot {
 	const char *integration;
 	const char *desk;
 	const char *register_url;
+	size_t dedup_size;
 	/* state */
 	struct lws_context *ctx;
 	struct lws_vhost *vh, *client_vh;
@@ -657,7 +658,7 @@ static void usage(FILE *f)
 		"               (--secret WHSEC [--secret WHSEC_PREVIOUS] | --secret-file FILE)\n"
 		"               [--listen HOST:PORT] [--port-file FILE] [--kb FILE]\n"
 		"               [--integration NAME] [--desk NAME] [--register URL|auto]\n"
-		"               [--log-level error|warn|info|debug]\n"
+		"               [--dedup-size N] [--log-level error|warn|info|debug]\n"
 		"Receives soukd's webhooks on --listen (default 127.0.0.1:8090; port 0 picks\n"
 		"a free port, written to --port-file), answers from the knowledge base --kb\n"
 		"(default kb.json) as integration --integration (default bot) and hands\n"
@@ -708,7 +709,15 @@ static int parse_args(bot *b, int argc, char **argv)
 			b->desk = v;
 		else if (!strcmp(a, "--register"))
 			b->register_url = v;
-		else if (!strcmp(a, "--log-level")) {
+		else if (!strcmp(a, "--dedup-size")) {
+			char *end = NULL;
+			long n = strtol(v, &end, 10);
+			if (!end || *end || n < 1 || n > 1000000) {
+				fprintf(stderr, "faq-bot: --dedup-size must be 1..1000000\n");
+				return -1;
+			}
+			b->dedup_size = (size_t)n;
+		} else if (!strcmp(a, "--log-level")) {
 			if ((faq_log_level = faq_log_level_parse(v)) < 0) {
 				fprintf(stderr, "faq-bot: unknown log level %s\n", v);
 				return -1;
@@ -780,7 +789,7 @@ int main(int argc, char **argv)
 			"%s holds no secret yet: every delivery is refused until "
 			"one is added (then send SIGHUP)",
 			b.secret_file);
-	b.seen = faq_dedup_new(DEDUP_CAPACITY);
+	b.seen = faq_dedup_new(b.dedup_size ? b.dedup_size : DEDUP_CAPACITY);
 	if (!b.seen) {
 		faq_kb_free(b.kb);
 		return 1;

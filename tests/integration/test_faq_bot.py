@@ -62,7 +62,7 @@ class Bot:
     """One real faq-bot process, stopped with SIGTERM: it must exit 0, sanitizer-clean."""
 
     def __init__(self, server, api_key, secrets_=(), port=0, register=None, kb=KB_PATH,
-                 secret_file=None):
+                 secret_file=None, extra=()):
         self.dir = tempfile.mkdtemp(prefix="faq-bot-it-")
         self.port_file = os.path.join(self.dir, "port")
         self.out_path = os.path.join(self.dir, "stdout")
@@ -76,6 +76,7 @@ class Bot:
             args += ["--secret-file", secret_file]
         if register:
             args += ["--register", register]
+        args += list(extra)
         self.out = open(self.out_path, "wb")
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.out, stderr=self.log)
@@ -329,11 +330,28 @@ class FaqBotTest(unittest.TestCase):
         # a restarted bot has forgotten the id; the Idempotency-Key still holds (this one
         # takes its secret from the command line)
         self.bot.close()
-        self.bot = Bot(self.s, self.s.app["api_key"], [self.secret], kb=self.kb_path)
+        self.bot = Bot(self.s, self.s.app["api_key"], [self.secret], kb=self.kb_path,
+                       extra=["--dedup-size", "2"])
         st, j = self.bot.deliver(self.secret, body, msg_id, ts)
         self.assertEqual((st, j), (200, {"status": "answered"}))
         time.sleep(0.5)
         self.assertEqual(self.bot_texts(cid), [KB["greeting"]["text"], INTENT["sizes"]["text"]])
+        # the id memory is a bounded LRU: ids pushed out are answered again, once (the
+        # Idempotency-Key), the recent ones are recognised
+        others = []
+        for q in ("how much is shipping", "can I return shoes"):
+            b = message_event(self.s.app["app_id"], cid, q)
+            i = "evt_" + secrets.token_hex(8)
+            self.assertEqual(self.bot.deliver(self.secret, b, i, ts)[1], {"status": "answered"})
+            others.append((b, i))
+        self.assertEqual(self.bot.deliver(self.secret, body, msg_id, ts)[1],
+                         {"status": "answered"})  # evicted: REST calls again
+        self.assertEqual(self.bot.deliver(self.secret, others[1][0], others[1][1], ts)[1],
+                         {"status": "duplicate"})
+        time.sleep(0.5)
+        self.assertEqual(self.bot_texts(cid), [KB["greeting"]["text"], INTENT["sizes"]["text"],
+                                               INTENT["shipping"]["text"],
+                                               INTENT["returns"]["text"]])
 
     def test_forged_deliveries_are_refused(self):
         c, conv = self.shopper()
