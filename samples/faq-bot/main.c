@@ -408,6 +408,12 @@ static int cb_hook(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			respond(r, 405, "error", "webhooks are POSTed");
 			return 0;
 		}
+		/* without a length lws 4.1 never reports the end of the body (chunked request
+		 * bodies included): refuse at once rather than hang until the timeout */
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+			respond(r, 411, "error", "Content-Length required");
+			return 0;
+		}
 		r->is_post = 1;
 		read_header(wsi, r, "webhook-id:", r->id, sizeof(r->id));
 		read_header(wsi, r, "webhook-timestamp:", r->ts, sizeof(r->ts));

@@ -469,6 +469,28 @@ class FaqBotTest(unittest.TestCase):
         self.assertEqual(self.shown(self.next_bot_message(c)),
                          "Gift cards come in 25, 50 and 100 EUR.")
 
+    def test_soukd_unreachable_asks_for_a_redelivery(self):
+        c, conv = self.shopper()
+        self.next_bot_message(c)
+        body = message_event(self.s.app["app_id"], conv.conversation_id, "where is my order?")
+        msg_id, ts = "evt_" + secrets.token_hex(8), int(time.time())
+        # a bot whose soukd URL leads nowhere: 503, so that soukd redelivers later
+        s2 = Server()
+        lost = Bot(s2, "sk_nothing", [self.secret], kb=self.kb_path)  # s2 never started
+        try:
+            st, j = lost.deliver(self.secret, body, msg_id, ts)
+            self.assertEqual(st, 503, j)
+            self.assertIn("connect", j["error"])
+            st, j = lost.deliver(self.secret, body, msg_id, ts)  # not remembered as done
+            self.assertEqual(st, 503, j)
+        finally:
+            lost.close()
+            s2.close()
+        # the redelivery to a bot that reaches soukd is answered
+        self.assertEqual(self.bot.deliver(self.secret, body, msg_id, ts)[1],
+                         {"status": "answered"})
+        self.assertEqual(self.shown(self.next_bot_message(c)), INTENT["order_status"]["text"])
+
     def test_bot_links_neither_sqlite_nor_sqlcipher(self):
         out = subprocess.run(["ldd", FAQ_BOT], capture_output=True, text=True).stdout
         self.assertIn("libwebsockets", out)
