@@ -38,7 +38,7 @@ static const char SECRET_OLD[] = "whsec_ZnV6ei13ZWJob29rLW9sZC1zZWNyZXQtMzItYnl0
 /* ---- the oracle's own helpers, written independently of webhook_verify.c ----------- */
 
 /* Reference decoder: "whsec_" optional, then canonical padded base64, decoded by OpenSSL.
- * Returns the key length or -1. out needs strlen(s) bytes. */
+ * Returns the key length (at most cap) or -1. */
 static int ref_decode_secret(const char *s, uint8_t *out, size_t cap)
 {
 	if (strncmp(s, "whsec_", 6) == 0)
@@ -188,7 +188,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t old = sigs ? strlen(sigs) : 0;
 		char *ns = malloc(old + 1 + sizeof(sig));
 		FUZZ_CHECK(ns != NULL, "out of memory");
-		snprintf(ns, old + 1 + sizeof(sig), "%s%s%s", sigs ? sigs : "", old ? " " : "", sig);
+		snprintf(ns, old + 1 + sizeof(sig), "%s%s%s", sigs ? sigs : "", old ? " " : "",
+			 sig);
 		free(sigs);
 		sigs = ns;
 		genuine_added = 1;
@@ -203,7 +204,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int well_formed = id && ts && sigs && ref_id_ok(id) && ref_ts_ok(ts) && sigs[0] &&
 			  strlen(sigs) <= FAQ_VERIFY_MAX_SIGNATURES;
 	if (genuine_added && well_formed)
-		FUZZ_CHECK(rc == FAQ_VERIFY_OK, "a genuine signature within the window is accepted");
+		FUZZ_CHECK(rc == FAQ_VERIFY_OK,
+			   "a genuine signature within the window is accepted");
 
 	if (rc == FAQ_VERIFY_OK) {
 		FUZZ_CHECK(id && ref_id_ok(id), "an accepted delivery has a well-formed id");
@@ -224,8 +226,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (body_len) {
 			size_t at = body_len / 2;
 			body[at] ^= 0x01;
-			FUZZ_CHECK(verify(secrets, n_secrets, id, ts, sigs, body, body_len, &why2) ==
-					   FAQ_VERIFY_ESIGNATURE,
+			FUZZ_CHECK(verify(secrets, n_secrets, id, ts, sigs, body, body_len,
+					  &why2) == FAQ_VERIFY_ESIGNATURE,
 				   "a tampered body is refused");
 			body[at] ^= 0x01;
 		}
