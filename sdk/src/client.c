@@ -311,7 +311,8 @@ static int push_cmd(souk_client *c, int type, int64_t a, int b)
 	pthread_mutex_lock(&c->mu);
 	/* "something changed" commands carry no data: one queued is enough (a stopped
 	 * client would otherwise collect one per send) */
-	if (type == SOUK__CMD_OUTBOX || type == SOUK__CMD_READS || type == SOUK__CMD_TOKEN) {
+	if (type == SOUK__CMD_OUTBOX || type == SOUK__CMD_READS || type == SOUK__CMD_TOKEN ||
+	    type == SOUK__CMD_CONTEXT) {
 		for (souk__cmd *q = c->cmd_head; q; q = q->next) {
 			if (q->type == type) {
 				pthread_mutex_unlock(&c->mu);
@@ -790,13 +791,39 @@ static int write_end(souk_client *c, int r, souk__evlist *ev, const char *notfou
 	return SOUK_OK;
 }
 
-int souk_client_send_text(int64_t *out_id, souk_client *c, int64_t conv_id, const char *text)
+/* Validates, encodes and commits a message with its outbox entry (every send_* call). */
+static int send_pb(souk_client *c, int64_t *out_id, int64_t conv_id,
+		   const Souk__V1__Content *content)
 {
-	souk__clear_error();
+	/* Only the protocol maximum here: a server configured lower refuses the message
+	 * (MESSAGE_TOO_LARGE) and it becomes FAILED, which the app can show. */
+	const char *why = NULL;
+	int r = souk__content_check(content, &why);
+	if (r != SOUK_OK)
+		return souk__fail(c, r, why);
+	size_t len = souk__v1__content__get_packed_size(content);
+	uint8_t *buf = malloc(len ? len : 1);
+	if (!buf)
+		return souk__fail(c, SOUK_ENOMEM, NULL);
+	souk__v1__content__pack(content, buf);
+	souk__evlist ev = {0};
+	int64_t id = 0;
+	WRITE_BEGIN(c);
+	r = souk__outbox_add(c->wst, conv_id, buf, len, souk__now_ms(), &id, &ev);
+	free(buf);
+	r = write_end(c, r, &ev, "no such conversation");
+	if (r != SOUK_OK)
+		return r;
+	souk__logf(&c->log, SOUK_LOG_DEBUG, "message %lld queued (%zu bytes, kind %d)",
+		   (long long)id, len, (int)content->kind_case);
 	if (out_id)
-		*out_id = 0;
-	if (!c)
-		return souk__fail(NULL, SOUK_EINVAL, "client is NULL");
+		*out_id = id;
+	push_cmd(c, SOUK__CMD_OUTBOX, 0, 0); /* if this fails the next wake-up sends it */
+	return SOUK_OK;
+}
+
+static int send_text(souk_client *c, int64_t *out_id, int64_t conv_id, const char *text)
+{
 	size_t n = text ? strlen(text) : 0;
 	if (n == 0)
 		return souk__fail(c, SOUK_EINVAL, "text is empty");
@@ -807,30 +834,158 @@ int souk_client_send_text(int64_t *out_id, souk_client *c, int64_t conv_id, cons
 	Souk__V1__Content content = SOUK__V1__CONTENT__INIT;
 	content.kind_case = SOUK__V1__CONTENT__KIND_TEXT;
 	content.text = &t;
-	/* Only the protocol maximum here: a server configured lower refuses the message
-	 * (MESSAGE_TOO_LARGE) and it becomes FAILED, which the app can show. */
-	souk_wire_status vs = souk_wire_validate_content(&content, SOUK_WIRE_MAX_MESSAGE);
-	if (vs.code == SOUK__V1__ERROR_CODE__MESSAGE_TOO_LARGE)
-		return souk__fail(c, SOUK_ETOOLARGE, "the text is over the 16 KiB message limit");
-	if (vs.code)
-		return souk__fail(c, SOUK_EINVAL, vs.why);
-	size_t len = souk__v1__content__get_packed_size(&content);
-	uint8_t *buf = malloc(len);
-	if (!buf)
+	int r = send_pb(c, out_id, conv_id, &content);
+	if (r == SOUK_ETOOLARGE)
+		souk__fail(c, r, "the text is over the 16 KiB message limit");
+	return r;
+}
+
+int souk_client_send_text(int64_t *out_id, souk_client *c, int64_t conv_id, const char *text)
+{
+	souk__clear_error();
+	if (out_id)
+		*out_id = 0;
+	if (!c)
+		return souk__fail(NULL, SOUK_EINVAL, "client is NULL");
+	return send_text(c, out_id, conv_id, text);
+}
+
+int souk_client_send_content(int64_t *out_id, souk_client *c, int64_t conv_id,
+			     const souk_content *content)
+{
+	souk__clear_error();
+	if (out_id)
+		*out_id = 0;
+	if (!c)
+		return souk__fail(NULL, SOUK_EINVAL, "client is NULL");
+	if (!content)
+		return souk__fail(c, SOUK_EINVAL, "content is NULL");
+	return send_pb(c, out_id, conv_id, content->pb);
+}
+
+/* A snapshot of message `msg_id`, which must be in conversation `conv_id`. */
+static int load_in_conversation(souk_client *c, int64_t conv_id, int64_t msg_id, souk_message **out)
+{
+	*out = NULL;
+	pthread_mutex_lock(&c->rmu);
+	int r = c->rst ? souk__load_message(c->rst, msg_id, out) : SOUK_ESTATE;
+	pthread_mutex_unlock(&c->rmu);
+	if (r == SOUK_OK && (*out)->conv_id != conv_id) {
+		souk_message_free(*out);
+		*out = NULL;
+		r = SOUK_ENOTFOUND;
+	}
+	if (r == SOUK_ENOTFOUND)
+		return souk__fail(c, r, "no such message in the conversation");
+	if (r == SOUK_ESTATE)
+		return souk__fail(c, r, "the store is closed (a wipe failed)");
+	return r == SOUK_OK ? SOUK_OK : souk__fail(c, r, NULL);
+}
+
+int souk_client_send_quick_reply(int64_t *out_id, souk_client *c, int64_t conv_id,
+				 int64_t message_id, const char *reply_id)
+{
+	souk__clear_error();
+	if (out_id)
+		*out_id = 0;
+	if (!c)
+		return souk__fail(NULL, SOUK_EINVAL, "client is NULL");
+	if (!reply_id)
+		return souk__fail(c, SOUK_EINVAL, "reply_id is NULL");
+	souk_message *m = NULL;
+	int r = load_in_conversation(c, conv_id, message_id, &m);
+	if (r != SOUK_OK)
+		return r;
+	const souk_content *qr = m->content;
+	const char *title = NULL;
+	for (size_t i = 0; i < souk_content_get_quick_reply_count(qr); i++) {
+		const char *id = souk_content_get_quick_reply_id(qr, i);
+		if (id && strcmp(id, reply_id) == 0) {
+			title = souk_content_get_quick_reply_title(qr, i);
+			break;
+		}
+	}
+	if (souk_content_get_kind(qr) != SOUK_CONTENT_QUICK_REPLIES)
+		r = souk__fail(c, SOUK_EINVAL, "the message is not a quick replies message");
+	else if (!title)
+		r = souk__fail(c, SOUK_EINVAL, "the message has no reply with that id");
+	else
+		r = send_text(c, out_id, conv_id, title);
+	souk_message_free(m);
+	return r;
+}
+
+int souk_client_answer_csat(int64_t *out_id, souk_client *c, int64_t conv_id,
+			    int64_t survey_message_id, uint32_t rating, const char *comment)
+{
+	souk__clear_error();
+	if (out_id)
+		*out_id = 0;
+	if (!c)
+		return souk__fail(NULL, SOUK_EINVAL, "client is NULL");
+	souk_message *m = NULL;
+	int r = load_in_conversation(c, conv_id, survey_message_id, &m);
+	if (r != SOUK_OK)
+		return r;
+	const souk_content *sv = m->content;
+	uint32_t scale = souk_content_get_csat_scale(sv);
+	const char *survey_id = souk_content_get_csat_survey_id(sv);
+	if (souk_content_get_kind(sv) != SOUK_CONTENT_CSAT_SURVEY || !survey_id) {
+		r = souk__fail(c, SOUK_EINVAL, "the message is not a CSAT survey");
+	} else if (rating < 1 || rating > scale) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "rating must be within 1..%u", scale);
+		r = souk__fail(c, SOUK_EINVAL, msg);
+	} else if (comment && !souk_wire_utf8_valid(comment, strlen(comment))) {
+		r = souk__fail(c, SOUK_EINVAL, "comment is not valid UTF-8");
+	} else {
+		Souk__V1__CsatAnswer a = SOUK__V1__CSAT_ANSWER__INIT;
+		a.survey_id = (char *)survey_id;
+		a.rating = rating;
+		if (comment)
+			a.comment = (char *)comment;
+		/* the fallback for agents' tools that do not render answers; a comment too long
+		 * for it is still in the answer itself */
+		char fallback[512];
+		snprintf(fallback, sizeof(fallback), "Rated %u/%u%s%s", rating, scale,
+			 comment && comment[0] ? ": " : "", comment ? comment : "");
+		if (comment && strlen(comment) > 400)
+			snprintf(fallback, sizeof(fallback), "Rated %u/%u", rating, scale);
+		Souk__V1__Content content = SOUK__V1__CONTENT__INIT;
+		content.fallback_text = fallback;
+		content.kind_case = SOUK__V1__CONTENT__KIND_CSAT_ANSWER;
+		content.csat_answer = &a;
+		r = send_pb(c, out_id, conv_id, &content);
+	}
+	souk_message_free(m);
+	return r;
+}
+
+int souk_client_set_context(souk_client *c, int64_t conv_id, const souk_context *x)
+{
+	souk__clear_error();
+	if (!c)
+		return souk__fail(NULL, SOUK_EINVAL, "client is NULL");
+	if (!x)
+		return souk__fail(c, SOUK_EINVAL, "context is NULL (set an empty one to clear it)");
+	const char *why = NULL;
+	int r = souk__context_check(x, &why);
+	if (r != SOUK_OK)
+		return souk__fail(c, r, why);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	if (souk__context_encode(x, &buf, &len) != SOUK_OK)
 		return souk__fail(c, SOUK_ENOMEM, NULL);
-	souk__v1__content__pack(&content, buf);
 	souk__evlist ev = {0};
-	int64_t id = 0;
 	WRITE_BEGIN(c);
-	int r = souk__outbox_add(c->wst, conv_id, buf, len, souk__now_ms(), &id, &ev);
+	r = souk__context_put(c->wst, conv_id, buf, len, souk__now_ms());
 	free(buf);
 	r = write_end(c, r, &ev, "no such conversation");
 	if (r != SOUK_OK)
 		return r;
-	souk__logf(&c->log, SOUK_LOG_DEBUG, "message %lld queued (%zu bytes)", (long long)id, len);
-	if (out_id)
-		*out_id = id;
-	push_cmd(c, SOUK__CMD_OUTBOX, 0, 0); /* if this fails the next wake-up sends it */
+	souk__logf(&c->log, SOUK_LOG_DEBUG, "context of conversation %lld queued (%zu bytes)",
+		   (long long)conv_id, len);
+	push_cmd(c, SOUK__CMD_CONTEXT, 0, 0);
 	return SOUK_OK;
 }
 
@@ -1005,4 +1160,16 @@ int souk_client_get_conversation(souk_conversation **out, souk_client *c, int64_
 		return souk__fail(NULL, SOUK_EINVAL, "client is NULL");
 	READ_BEGIN(c);
 	return read_end(c, souk__load_conversation(c->rst, id, out), "no such conversation");
+}
+
+int souk_client_list_pushes(souk_push_list **out, souk_client *c, unsigned limit)
+{
+	souk__clear_error();
+	if (!out)
+		return souk__fail(c, SOUK_EINVAL, "out is NULL");
+	*out = NULL;
+	if (!c)
+		return souk__fail(NULL, SOUK_EINVAL, "client is NULL");
+	READ_BEGIN(c);
+	return read_end(c, souk__list_pushes(c->rst, limit, out), NULL);
 }

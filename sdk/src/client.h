@@ -16,6 +16,7 @@ enum souk__cmd_type {
 	SOUK__CMD_TYPING,     /* a = conversation, b = on */
 	SOUK__CMD_TOKEN,      /* a token was given */
 	SOUK__CMD_HINT,	      /* b = souk_hint */
+	SOUK__CMD_CONTEXT,    /* a shopping context is waiting to be sent */
 };
 
 typedef struct souk__cmd {

@@ -31,6 +31,7 @@ void souk__message_free_fields(souk_message *m)
 	free(m->sender_avatar_url);
 	free(m->text);
 	free(m->failure_reason);
+	souk_content_free(m->content);
 }
 
 int64_t souk_message_get_id(const souk_message *m)
@@ -93,6 +94,11 @@ souk_content_kind souk_message_get_content_kind(const souk_message *m)
 	return (souk_content_kind)m->content_kind;
 }
 
+const souk_content *souk_message_get_content(const souk_message *m)
+{
+	return m->content;
+}
+
 const char *souk_message_get_text(const souk_message *m)
 {
 	return m->text ? m->text : "";
@@ -140,10 +146,12 @@ int souk_message_copy(souk_message **out, const souk_message *m)
 	*c = *m;
 	c->server_id = c->sender_id = c->sender_name = c->text = c->failure_reason = NULL;
 	c->sender_avatar_url = NULL;
+	c->content = NULL;
 	if (dup_field(&c->server_id, m->server_id) || dup_field(&c->sender_id, m->sender_id) ||
 	    dup_field(&c->sender_name, m->sender_name) ||
 	    dup_field(&c->sender_avatar_url, m->sender_avatar_url) ||
-	    dup_field(&c->text, m->text) || dup_field(&c->failure_reason, m->failure_reason)) {
+	    dup_field(&c->text, m->text) || dup_field(&c->failure_reason, m->failure_reason) ||
+	    (m->content && souk_content_copy(&c->content, m->content) != SOUK_OK)) {
 		souk_message_free(c);
 		return souk__fail(NULL, SOUK_ENOMEM, NULL);
 	}
@@ -196,6 +204,21 @@ int souk_conversation_is_support(const souk_conversation *c)
 	return c->is_support;
 }
 
+souk_conversation_kind souk_conversation_get_kind(const souk_conversation *c)
+{
+	return (souk_conversation_kind)c->kind;
+}
+
+const char *souk_conversation_get_controller(const souk_conversation *c)
+{
+	return c->controller;
+}
+
+const char *souk_conversation_get_assignee(const souk_conversation *c)
+{
+	return c->assignee;
+}
+
 souk_conversation_status souk_conversation_get_status(const souk_conversation *c)
 {
 	return (souk_conversation_status)c->status;
@@ -238,8 +261,10 @@ int souk_conversation_copy(souk_conversation **out, const souk_conversation *c)
 		return souk__fail(NULL, SOUK_ENOMEM, NULL);
 	*n = *c;
 	n->server_id = NULL;
+	n->controller = n->assignee = NULL;
 	n->last = NULL;
-	if (dup_field(&n->server_id, c->server_id) ||
+	if (dup_field(&n->server_id, c->server_id) || dup_field(&n->controller, c->controller) ||
+	    dup_field(&n->assignee, c->assignee) ||
 	    (c->last && souk_message_copy(&n->last, c->last) != SOUK_OK)) {
 		souk_conversation_free(n);
 		return souk__fail(NULL, SOUK_ENOMEM, NULL);
@@ -253,6 +278,8 @@ void souk_conversation_free(souk_conversation *c)
 	if (!c)
 		return;
 	free(c->server_id);
+	free(c->controller);
+	free(c->assignee);
 	souk_message_free(c->last);
 	free(c);
 }
@@ -273,6 +300,104 @@ void souk_conversation_list_free(souk_conversation_list *l)
 		return;
 	for (size_t i = 0; i < l->n; i++)
 		souk_conversation_free(l->items[i]);
+	free(l->items);
+	free(l);
+}
+
+/* ---- pushes ------------------------------------------------------------------------------- */
+
+void souk__push_free_fields(souk_push *p)
+{
+	free(p->push_id);
+	free(p->title);
+	free(p->body);
+	free(p->image_url);
+	free(p->deep_link);
+	souk_content_free(p->product);
+}
+
+const char *souk_push_get_id(const souk_push *p)
+{
+	return p->push_id ? p->push_id : "";
+}
+
+const char *souk_push_get_title(const souk_push *p)
+{
+	return p->title;
+}
+
+const char *souk_push_get_body(const souk_push *p)
+{
+	return p->body;
+}
+
+const char *souk_push_get_image_url(const souk_push *p)
+{
+	return p->image_url;
+}
+
+const char *souk_push_get_deep_link(const souk_push *p)
+{
+	return p->deep_link;
+}
+
+const souk_content *souk_push_get_product(const souk_push *p)
+{
+	return p->product;
+}
+
+int64_t souk_push_get_server_time_ms(const souk_push *p)
+{
+	return p->server_time_ms;
+}
+
+int souk_push_copy(souk_push **out, const souk_push *p)
+{
+	if (!out)
+		return souk__fail(NULL, SOUK_EINVAL, "out is NULL");
+	*out = NULL;
+	if (!p)
+		return souk__fail(NULL, SOUK_EINVAL, "push is NULL");
+	souk_push *n = calloc(1, sizeof(*n));
+	if (!n)
+		return souk__fail(NULL, SOUK_ENOMEM, NULL);
+	n->id = p->id;
+	n->server_time_ms = p->server_time_ms;
+	if (dup_field(&n->push_id, p->push_id) || dup_field(&n->title, p->title) ||
+	    dup_field(&n->body, p->body) || dup_field(&n->image_url, p->image_url) ||
+	    dup_field(&n->deep_link, p->deep_link) ||
+	    (p->product && souk_content_copy(&n->product, p->product) != SOUK_OK)) {
+		souk_push_free(n);
+		return souk__fail(NULL, SOUK_ENOMEM, NULL);
+	}
+	*out = n;
+	return SOUK_OK;
+}
+
+void souk_push_free(souk_push *p)
+{
+	if (!p)
+		return;
+	souk__push_free_fields(p);
+	free(p);
+}
+
+size_t souk_push_list_count(const souk_push_list *l)
+{
+	return l->n;
+}
+
+const souk_push *souk_push_list_get(const souk_push_list *l, size_t i)
+{
+	return i < l->n ? l->items[i] : NULL;
+}
+
+void souk_push_list_free(souk_push_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		souk_push_free(l->items[i]);
 	free(l->items);
 	free(l);
 }
@@ -305,6 +430,11 @@ const souk_message *souk_event_get_message(const souk_event *ev)
 const souk_conversation *souk_event_get_conversation(const souk_event *ev)
 {
 	return ev->conv;
+}
+
+const souk_push *souk_event_get_push(const souk_event *ev)
+{
+	return ev->push;
 }
 
 int64_t souk_event_get_conversation_id(const souk_event *ev)
@@ -350,6 +480,7 @@ void souk_event_free(souk_event *ev)
 	souk_conversation_free(ev->conv);
 	free(ev->user_id);
 	free(ev->error_message);
+	souk_push_free(ev->push);
 	free(ev);
 }
 

@@ -52,6 +52,14 @@ typedef struct inflight {
 	uint8_t cmid[16];
 } inflight;
 
+/* An UpdateContext waiting for its answer (ContextUpdated or Error with its request id). */
+typedef struct ctx_inflight {
+	uint64_t request_id;
+	int64_t conv_id;
+	int64_t revision;
+	unsigned attempts;
+} ctx_inflight;
+
 struct souk__session {
 	souk_client *c;
 	struct lws_context *ctx;
@@ -76,10 +84,12 @@ struct souk__session {
 
 	inflight *inf;
 	size_t ninf, capinf;
+	ctx_inflight *cinf;
+	size_t ncinf, capcinf;
 	uint64_t open_req;
 	int open_refused; /* not again on this connection */
 
-	lws_sorted_usec_list_t sul_connect, sul_outbox, sul_probe;
+	lws_sorted_usec_list_t sul_connect, sul_outbox, sul_probe, sul_context;
 	int connect_scheduled;
 	unsigned attempt;
 	int reconnect_now;
@@ -90,7 +100,7 @@ struct souk__session {
 	int net_lost;
 	int background;
 	int push_pending;
-	int outbox_dirty, reads_dirty, recount;
+	int outbox_dirty, reads_dirty, recount, context_dirty;
 	size_t outbox_n;
 	int pin_matched;
 
@@ -302,6 +312,8 @@ static void on_disconnected(souk__session *s, int err, const char *why)
 	free_tx(s);
 	s->rxlen = 0;
 	s->ninf = 0; /* everything in flight is resent on the next connection */
+	s->ncinf = 0;
+	s->context_dirty = 1;
 	s->open_req = 0;
 	s->open_refused = 0;
 	if (s->probe_active) {
@@ -504,6 +516,162 @@ static void pump_reads(souk__session *s)
 	souk__read_marks_free(m, n);
 }
 
+static void context_cb(lws_sorted_usec_list_t *sul)
+{
+	souk__session *s = lws_container_of(sul, souk__session, sul_context);
+	s->context_dirty = 1;
+	lws_cancel_service(s->ctx); /* see outbox_cb */
+}
+
+static ctx_inflight *ctx_inflight_by_conv(souk__session *s, int64_t conv)
+{
+	for (size_t i = 0; i < s->ncinf; i++)
+		if (s->cinf[i].conv_id == conv)
+			return &s->cinf[i];
+	return NULL;
+}
+
+static int ctx_inflight_take(souk__session *s, uint64_t request_id, ctx_inflight *out)
+{
+	if (!request_id)
+		return 0;
+	for (size_t i = 0; i < s->ncinf; i++) {
+		if (s->cinf[i].request_id == request_id) {
+			*out = s->cinf[i];
+			s->cinf[i] = s->cinf[--s->ncinf];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Sends the latest unconfirmed context of each conversation the server knows, one at a
+ * time per conversation (context_queue.c). */
+static void pump_contexts(souk__session *s)
+{
+	souk_client *c = s->c;
+	souk__context_pending *p = NULL;
+	size_t n = 0;
+	pthread_mutex_lock(&c->wmu);
+	int r = souk__context_pending_list(c->wst, &p, &n);
+	pthread_mutex_unlock(&c->wmu);
+	if (r != SOUK_OK) {
+		souk__logf(LG(s), SOUK_LOG_ERROR, "cannot read the pending contexts: %s",
+			   souk_strerror(r));
+		return;
+	}
+	s->context_dirty = 0;
+	int64_t now = souk__now_ms(), earliest = 0;
+	for (size_t i = 0; i < n; i++) {
+		souk__context_pending *e = &p[i];
+		if (!e->conv_server_id || ctx_inflight_by_conv(s, e->conv_id))
+			continue; /* not known to the server yet / the answer comes first */
+		if (e->next_attempt_ms > now) {
+			if (!earliest || e->next_attempt_ms < earliest)
+				earliest = e->next_attempt_ms;
+			continue;
+		}
+		if (s->ntx >= TX_MAX) {
+			s->context_dirty = 1;
+			break;
+		}
+		Souk__V1__ShoppingContext *ctx =
+			souk__v1__shopping_context__unpack(NULL, e->len, e->blob);
+		if (!ctx) {
+			souk__evlist ev = {0};
+			pthread_mutex_lock(&c->wmu);
+			if (souk__context_fail(c->wst, e->conv_id, e->revision,
+					       SOUK__V1__ERROR_CODE__INVALID_FIELD,
+					       "the stored context cannot be decoded",
+					       &ev) == SOUK_OK)
+				souk__publish(c, &ev);
+			pthread_mutex_unlock(&c->wmu);
+			continue;
+		}
+		Souk__V1__UpdateContext uc = SOUK__V1__UPDATE_CONTEXT__INIT;
+		uc.conversation_id = e->conv_server_id;
+		uc.context = ctx;
+		Souk__V1__Frame f = SOUK__V1__FRAME__INIT;
+		f.request_id = ++s->next_req;
+		f.body_case = SOUK__V1__FRAME__BODY_UPDATE_CONTEXT;
+		f.update_context = &uc;
+		int sent = send_frame(s, &f) == 0;
+		souk__v1__shopping_context__free_unpacked(ctx, NULL);
+		if (!sent)
+			break;
+		if (s->ncinf == s->capcinf) {
+			size_t cap = s->capcinf ? s->capcinf * 2 : 4;
+			ctx_inflight *q = realloc(s->cinf, cap * sizeof(*q));
+			if (!q)
+				break; /* sent but not tracked: the answer is ignored, and the
+					* context is sent again on the next connection */
+			s->cinf = q;
+			s->capcinf = cap;
+		}
+		s->cinf[s->ncinf++] =
+			(ctx_inflight){f.request_id, e->conv_id, e->revision, e->attempts};
+		souk__logf(LG(s), SOUK_LOG_DEBUG,
+			   "sending the context of conversation %lld (revision %lld)",
+			   (long long)e->conv_id, (long long)e->revision);
+	}
+	souk__context_pending_free(p, n);
+	if (earliest) {
+		int64_t delay = earliest - now;
+		lws_sul_schedule(s->ctx, 0, &s->sul_context, context_cb,
+				 (lws_usec_t)(delay > 0 ? delay : 1) * LWS_US_PER_MS);
+	}
+}
+
+static void on_context_updated(souk__session *s, const Souk__V1__Frame *fr)
+{
+	ctx_inflight f;
+	if (!ctx_inflight_take(s, fr->request_id, &f))
+		return;
+	souk_client *c = s->c;
+	souk__evlist ev = {0};
+	pthread_mutex_lock(&c->wmu);
+	int r = souk__context_confirm(c->wst, f.conv_id, f.revision, &ev);
+	if (r == SOUK_OK)
+		souk__publish(c, &ev);
+	pthread_mutex_unlock(&c->wmu);
+	if (r != SOUK_OK)
+		souk__logf(LG(s), SOUK_LOG_ERROR, "cannot record a context confirmation: %s",
+			   souk_strerror(r));
+	s->context_dirty = 1; /* a newer revision may be waiting */
+}
+
+/* An Error answering an UpdateContext: 1 if it was one. */
+static int on_context_error(souk__session *s, const Souk__V1__Frame *fr)
+{
+	ctx_inflight f;
+	if (!ctx_inflight_take(s, fr->request_id, &f))
+		return 0;
+	souk_client *c = s->c;
+	const Souk__V1__Error *e = fr->error;
+	if (e->permanent) {
+		souk__logf(LG(s), SOUK_LOG_WARN, "context of conversation %lld refused: %s (%d)",
+			   (long long)f.conv_id, souk_wire_error_name(e->code), e->code);
+		souk__evlist ev = {0};
+		pthread_mutex_lock(&c->wmu);
+		int r = souk__context_fail(c->wst, f.conv_id, f.revision, e->code,
+					   e->message ? e->message : "", &ev);
+		if (r == SOUK_OK)
+			souk__publish(c, &ev);
+		pthread_mutex_unlock(&c->wmu);
+	} else {
+		unsigned delay = souk__backoff_ms(f.attempts, c->backoff_min_ms, c->backoff_max_ms);
+		if (e->retry_after_ms > delay)
+			delay = e->retry_after_ms;
+		souk__logf(LG(s), SOUK_LOG_INFO, "context of conversation %lld deferred %u ms: %s",
+			   (long long)f.conv_id, delay, souk_wire_error_name(e->code));
+		pthread_mutex_lock(&c->wmu);
+		souk__context_defer(c->wst, f.conv_id, f.revision, souk__now_ms() + delay);
+		pthread_mutex_unlock(&c->wmu);
+	}
+	s->context_dirty = 1;
+	return 1;
+}
+
 static void send_ack(souk__session *s, uint64_t seq)
 {
 	Souk__V1__Ack ack = SOUK__V1__ACK__INIT;
@@ -596,7 +764,7 @@ static int on_welcome(souk__session *s, const Souk__V1__Welcome *w)
 	if (need_open)
 		send_open_support(s);
 	send_sync_request(s, last);
-	s->outbox_dirty = s->reads_dirty = 1;
+	s->outbox_dirty = s->reads_dirty = s->context_dirty = 1;
 	return 0;
 }
 
@@ -621,6 +789,8 @@ static int on_events(souk__session *s, Souk__V1__Event *const *events, size_t n,
 	}
 	if (res.skipped)
 		souk__logf(LG(s), SOUK_LOG_DEBUG, "skipped %zu events applied before", res.skipped);
+	if (res.conversations) /* the support conversation may have its server id now */
+		s->outbox_dirty = s->context_dirty = 1;
 	if (n)
 		send_ack(s, res.last_applied);
 	if (res.gap) {
@@ -676,6 +846,8 @@ static void on_error(souk__session *s, const Souk__V1__Frame *fr)
 	const Souk__V1__Error *e = fr->error;
 	const char *msg = e->message ? e->message : "";
 	inflight f;
+	if (on_context_error(s, fr))
+		return;
 	if (e->client_msg_id.len == 16 &&
 	    inflight_take(s, e->client_msg_id.data, e->client_msg_id.len, &f)) {
 		if (e->permanent) {
@@ -731,6 +903,7 @@ static void on_conversation(souk__session *s, const Souk__V1__Frame *fr)
 		souk__logf(LG(s), SOUK_LOG_ERROR, "cannot record the support conversation: %s",
 			   souk_strerror(r));
 	s->outbox_dirty = 1; /* messages waiting for it can go */
+	s->context_dirty = 1;
 }
 
 static void on_typing(souk__session *s, const Souk__V1__Typing *t)
@@ -783,6 +956,9 @@ static int handle_frame(souk__session *s, const Souk__V1__Frame *f)
 		return 0;
 	case SOUK__V1__FRAME__BODY_TYPING:
 		on_typing(s, f->typing);
+		return 0;
+	case SOUK__V1__FRAME__BODY_CONTEXT_UPDATED:
+		on_context_updated(s, f);
 		return 0;
 	case SOUK__V1__FRAME__BODY_PONG:
 		if (s->probe_active) {
@@ -1038,6 +1214,9 @@ static void do_cmds(souk__session *s)
 		case SOUK__CMD_HINT:
 			do_hint(s, cmd->b);
 			break;
+		case SOUK__CMD_CONTEXT:
+			s->context_dirty = 1;
+			break;
 		}
 		free(cmd);
 		cmd = next;
@@ -1067,6 +1246,8 @@ static void tick(souk__session *s)
 		pump_outbox(s);
 	if (s->reads_dirty)
 		pump_reads(s);
+	if (s->context_dirty)
+		pump_contexts(s);
 	if (!want_connection(s) ||
 	    (s->background && s->phase == PH_LIVE && s->outbox_n == 0 && s->ninf == 0)) {
 		souk__logf(LG(s), SOUK_LOG_DEBUG, "nothing left to do in the background; closing");
@@ -1112,7 +1293,7 @@ int souk__session_create(souk_client *c, char *err, size_t errlen)
 		snprintf(s->host_header, hl, v6 ? "[%s]:%d" : "%s:%d", c->url_host, c->url_port);
 	s->retry.secs_since_valid_ping = (uint16_t)c->heartbeat_s;
 	s->retry.secs_since_valid_hangup = (uint16_t)(c->heartbeat_s * 5 / 2);
-	s->outbox_dirty = s->reads_dirty = s->recount = 1;
+	s->outbox_dirty = s->reads_dirty = s->recount = s->context_dirty = 1;
 
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
@@ -1154,6 +1335,7 @@ void souk__session_destroy(souk_client *c)
 	}
 	free_tx(s);
 	free(s->inf);
+	free(s->cinf);
 	free(s->me);
 	free(s->host_header);
 	free(s->rx);

@@ -87,6 +87,29 @@ static const char *const migrations[] = {
 	");",
 	/* 2: agents' and bots' avatars (protocol: Message.sender_avatar_url) */
 	"ALTER TABLE messages ADD COLUMN sender_avatar_url TEXT;",
+	/* 3: ConversationInfo.kind/controller/assignee; the shopping context waiting to be
+	 * confirmed (one per conversation, the latest); in-app pushes. A support conversation
+	 * recognised before `kind` existed (is_support) keeps being one. */
+	"ALTER TABLE conversations ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE conversations ADD COLUMN controller TEXT;"
+	"ALTER TABLE conversations ADD COLUMN assignee TEXT;"
+	"UPDATE conversations SET kind = 1 WHERE is_support = 1;"
+	"CREATE TABLE contexts ("
+	"  conv_id INTEGER PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,"
+	"  context BLOB NOT NULL," /* encoded souk.v1.ShoppingContext */
+	"  revision INTEGER NOT NULL,"
+	"  confirmed INTEGER NOT NULL DEFAULT 0,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+	"  updated_ms INTEGER NOT NULL"
+	");"
+	"CREATE TABLE pushes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  push_id TEXT NOT NULL UNIQUE,"
+	"  seq INTEGER,"
+	"  push BLOB NOT NULL," /* encoded souk.v1.InAppPush */
+	"  server_time_ms INTEGER NOT NULL DEFAULT 0"
+	");",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SOUK__SCHEMA_VERSION,
@@ -509,28 +532,6 @@ static char *col_dup(sqlite3_stmt *s, int i, int *oom)
 	return p;
 }
 
-static int content_kind(const Souk__V1__Content *c)
-{
-	switch (c->kind_case) {
-	case SOUK__V1__CONTENT__KIND_TEXT:
-		return SOUK_CONTENT_TEXT;
-	case SOUK__V1__CONTENT__KIND_ATTACHMENT:
-		return SOUK_CONTENT_ATTACHMENT;
-	case SOUK__V1__CONTENT__KIND_PRODUCT:
-		return SOUK_CONTENT_PRODUCT;
-	case SOUK__V1__CONTENT__KIND_ORDER:
-		return SOUK_CONTENT_ORDER;
-	case SOUK__V1__CONTENT__KIND_QUICK_REPLIES:
-		return SOUK_CONTENT_QUICK_REPLIES;
-	case SOUK__V1__CONTENT__KIND_CSAT_SURVEY:
-		return SOUK_CONTENT_CSAT_SURVEY;
-	case SOUK__V1__CONTENT__KIND_CSAT_ANSWER:
-		return SOUK_CONTENT_CSAT_ANSWER;
-	default:
-		return SOUK_CONTENT_UNKNOWN;
-	}
-}
-
 #define MESSAGE_COLUMNS                                                                            \
 	"m.id, m.conv_id, m.message_id, m.client_msg_id, m.conv_seq, m.sender_id, "                \
 	"m.sender_name, m.sender_kind, m.outgoing, m.status, m.content, m.error_code, "            \
@@ -555,15 +556,17 @@ static int message_from_row(sqlite3_stmt *s, souk_message **out)
 	m->status = sqlite3_column_int(s, 9);
 	const void *blob = sqlite3_column_blob(s, 10);
 	int blen = sqlite3_column_bytes(s, 10);
-	Souk__V1__Content *c = blob ? souk__v1__content__unpack(NULL, (size_t)blen, blob) : NULL;
-	if (c) {
-		m->content_kind = content_kind(c);
+	int dr = blob ? souk__content_decode(blob, (size_t)blen, &m->content) : SOUK_EINVAL;
+	if (dr == SOUK_ENOMEM)
+		oom = 1;
+	if (m->content) {
+		const Souk__V1__Content *c = m->content->pb;
+		m->content_kind = souk_content_get_kind(m->content);
 		m->text = souk__strdup(c->kind_case == SOUK__V1__CONTENT__KIND_TEXT
 					       ? (c->text->body ? c->text->body : "")
 					       : souk_wire_content_preview(c));
 		if (!m->text)
 			oom = 1;
-		souk__v1__content__free_unpacked(c, NULL);
 	}
 	m->failure_code = sqlite3_column_int(s, 11);
 	m->failure_reason = col_dup(s, 12, &oom);
@@ -625,7 +628,7 @@ int souk__load_conversation(souk__store *st, int64_t id, souk_conversation **out
 	*out = NULL;
 	sqlite3_stmt *s = souk__stmt(
 		st, "SELECT c.id, c.server_id, c.is_support, c.status, c.read_up_to, "
-		    "c.peer_read_up_to, c.last_conv_seq, "
+		    "c.peer_read_up_to, c.last_conv_seq, c.kind, c.controller, c.assignee, "
 		    "(SELECT COUNT(*) FROM messages m WHERE m.conv_id = c.id AND m.outgoing = 0 "
 		    "   AND m.conv_seq > c.read_up_to), "
 		    "(SELECT m.id FROM messages m WHERE m.conv_id = c.id "
@@ -652,8 +655,11 @@ int souk__load_conversation(souk__store *st, int64_t id, souk_conversation **out
 		c->read_up_to = (uint64_t)sqlite3_column_int64(s, 4);
 		c->peer_read_up_to = (uint64_t)sqlite3_column_int64(s, 5);
 		c->last_conv_seq = (uint64_t)sqlite3_column_int64(s, 6);
-		c->unread = (uint64_t)sqlite3_column_int64(s, 7);
-		last = sqlite3_column_int64(s, 8);
+		c->kind = c->is_support ? SOUK_CONVERSATION_KIND_SUPPORT : sqlite3_column_int(s, 7);
+		c->controller = col_dup(s, 8, &oom);
+		c->assignee = col_dup(s, 9, &oom);
+		c->unread = (uint64_t)sqlite3_column_int64(s, 10);
+		last = sqlite3_column_int64(s, 11);
 	}
 	sqlite3_reset(s);
 	if (oom) {
@@ -797,6 +803,98 @@ int souk__list_conversations(souk__store *st, souk_conversation_list **out)
 	free(ids);
 	if (r != SOUK_OK) {
 		souk_conversation_list_free(l);
+		return r;
+	}
+	*out = l;
+	return SOUK_OK;
+}
+
+/* ---- pushes ------------------------------------------------------------------------------ */
+
+static int push_from_row(sqlite3_stmt *s, souk_push **out)
+{
+	*out = NULL;
+	souk_push *p = calloc(1, sizeof(*p));
+	if (!p)
+		return SOUK_ENOMEM;
+	p->id = sqlite3_column_int64(s, 0);
+	p->server_time_ms = sqlite3_column_int64(s, 2);
+	const void *blob = sqlite3_column_blob(s, 1);
+	int blen = sqlite3_column_bytes(s, 1);
+	Souk__V1__InAppPush *pb =
+		blob ? souk__v1__in_app_push__unpack(NULL, (size_t)blen, blob) : NULL;
+	int r = SOUK_OK;
+	if (!pb) {
+		/* stored by this SDK after validation: only memory can fail here */
+		r = SOUK_ENOMEM;
+	} else {
+		const char *v[5] = {pb->push_id, pb->title, pb->body, pb->image_url, pb->deep_link};
+		char **f[5] = {&p->push_id, &p->title, &p->body, &p->image_url, &p->deep_link};
+		for (size_t i = 0; i < 5 && r == SOUK_OK; i++)
+			if (souk__pb_str(v[i]) && !(*f[i] = souk__strdup(v[i])))
+				r = SOUK_ENOMEM;
+		if (r == SOUK_OK && !p->push_id && !(p->push_id = souk__strdup("")))
+			r = SOUK_ENOMEM;
+		if (r == SOUK_OK && pb->product)
+			r = souk__content_from_product(pb->product, &p->product);
+		souk__v1__in_app_push__free_unpacked(pb, NULL);
+	}
+	if (r != SOUK_OK) {
+		souk__push_free_fields(p);
+		free(p);
+		return r;
+	}
+	*out = p;
+	return SOUK_OK;
+}
+
+int souk__load_push(souk__store *st, int64_t id, souk_push **out)
+{
+	*out = NULL;
+	sqlite3_stmt *s =
+		souk__stmt(st, "SELECT id, push, server_time_ms FROM pushes WHERE id = ?1");
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_int64(s, 1, id);
+	int rc = sqlite3_step(s);
+	int r;
+	if (rc == SQLITE_ROW)
+		r = push_from_row(s, out);
+	else
+		r = rc == SQLITE_DONE ? SOUK_ENOTFOUND : souk__store_err(st, rc);
+	sqlite3_reset(s);
+	return r;
+}
+
+int souk__list_pushes(souk__store *st, unsigned limit, souk_push_list **out)
+{
+	*out = NULL;
+	if (limit == 0)
+		limit = 50;
+	if (limit > 500)
+		limit = 500;
+	sqlite3_stmt *s = souk__stmt(st, "SELECT id, push, server_time_ms FROM pushes "
+					 "ORDER BY IFNULL(seq, 0) DESC, id DESC LIMIT ?1");
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_int64(s, 1, limit);
+	souk_push_list *l = calloc(1, sizeof(*l));
+	if (!l || !(l->items = calloc(limit, sizeof(*l->items)))) {
+		free(l);
+		sqlite3_reset(s);
+		return SOUK_ENOMEM;
+	}
+	int rc = SQLITE_DONE, r = SOUK_OK;
+	while (r == SOUK_OK && l->n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		r = push_from_row(s, &l->items[l->n]);
+		if (r == SOUK_OK)
+			l->n++;
+	}
+	if (r == SOUK_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = souk__store_err(st, rc);
+	sqlite3_reset(s);
+	if (r != SOUK_OK) {
+		souk_push_list_free(l);
 		return r;
 	}
 	*out = l;

@@ -18,7 +18,7 @@ typedef struct souk__store souk__store;
 typedef struct sqlite3_stmt sqlite3_stmt;
 
 /* Schema version written by this build (PRAGMA user_version). */
-enum { SOUK__SCHEMA_VERSION = 2 };
+enum { SOUK__SCHEMA_VERSION = 3 };
 
 /* Message status values stored in messages.status (same numbers as the public enum). */
 enum {
@@ -72,6 +72,9 @@ int souk__load_conversation(souk__store *st, int64_t id, souk_conversation **out
 int souk__list_messages(souk__store *st, int64_t conv_id, int64_t anchor, int direction,
 			unsigned limit, souk_message_list **out);
 int souk__list_conversations(souk__store *st, souk_conversation_list **out);
+int souk__load_push(souk__store *st, int64_t id, souk_push **out);
+/* The `limit` (0: 50, at most 500) most recent pushes, newest first. */
+int souk__list_pushes(souk__store *st, unsigned limit, souk_push_list **out);
 /* Appends an event of `type` carrying a snapshot of message `id`. */
 int souk__emit_message(souk__store *st, souk__evlist *ev, int type, int64_t id);
 
@@ -125,6 +128,32 @@ int souk__outbox_resend(souk__store *st, int64_t msg_id, souk__evlist *ev);
 int souk__outbox_delete_failed(souk__store *st, int64_t msg_id, souk__evlist *ev);
 int souk__outbox_count(souk__store *st, size_t *out);
 
+/* ---- the shopping context waiting for the server (context_queue.c) ---------------------- */
+
+/* Replaces the conversation's context (encoded ShoppingContext) with a new revision that is
+ * not confirmed yet. SOUK_ENOTFOUND: no such conversation. */
+int souk__context_put(souk__store *st, int64_t conv_id, const uint8_t *blob, size_t len,
+		      int64_t now_ms);
+/* Contexts not confirmed yet, with their conversation's server id (NULL: not known yet). */
+typedef struct souk__context_pending {
+	int64_t conv_id;
+	char *conv_server_id;
+	int64_t revision;
+	uint8_t *blob;
+	size_t len;
+	unsigned attempts;
+	int64_t next_attempt_ms; /* wall clock */
+} souk__context_pending;
+int souk__context_pending_list(souk__store *st, souk__context_pending **out, size_t *n);
+void souk__context_pending_free(souk__context_pending *p, size_t n);
+/* The server confirmed `revision`: CONTEXT_UPDATED if it is still the latest. */
+int souk__context_confirm(souk__store *st, int64_t conv_id, int64_t revision, souk__evlist *ev);
+/* The server refused `revision` for good: dropped, CONTEXT_FAILED if it was the latest. */
+int souk__context_fail(souk__store *st, int64_t conv_id, int64_t revision, int wire_code,
+		       const char *reason, souk__evlist *ev);
+/* A transient refusal: try again no earlier than `next_ms`. */
+int souk__context_defer(souk__store *st, int64_t conv_id, int64_t revision, int64_t next_ms);
+
 /* ---- sync (sync.c) ----------------------------------------------------------------------- */
 
 typedef struct souk__apply_result {
@@ -132,6 +161,7 @@ typedef struct souk__apply_result {
 	size_t applied;	       /* events applied by this call */
 	size_t skipped;	       /* events at or below the position: already applied */
 	int gap;	       /* an event after a missing one was seen (not applied) */
+	size_t conversations;  /* conversation events applied (server ids may have appeared) */
 } souk__apply_result;
 
 /* Applies consecutive events in one transaction: those at or below the stored position

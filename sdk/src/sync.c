@@ -551,30 +551,80 @@ static int apply_receipt(souk__store *st, const char *me, const Souk__V1__Receip
 static int update_conv_info(souk__store *st, int64_t conv, const Souk__V1__ConversationInfo *ci,
 			    souk__evlist *ev)
 {
+	/* every ConversationInfo is a full snapshot: controller and assignee are replaced
+	 * (an empty assignee clears it); a kind once known is kept */
 	sqlite3_stmt *s =
 		souk__stmt(st, "UPDATE conversations SET status = ?2, "
 			       "created_ms = CASE WHEN ?3 > 0 THEN ?3 ELSE created_ms END, "
-			       "last_conv_seq = MAX(last_conv_seq, ?4) WHERE id = ?1");
+			       "last_conv_seq = MAX(last_conv_seq, ?4), "
+			       "kind = CASE WHEN ?5 > 0 THEN ?5 ELSE kind END, controller = ?6, "
+			       "assignee = ?7 WHERE id = ?1");
 	if (!s)
 		return SOUK_ESTORE;
 	sqlite3_bind_int64(s, 1, conv);
 	sqlite3_bind_int(s, 2, (int)ci->status);
 	sqlite3_bind_int64(s, 3, ci->created_ms);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)ci->last_conv_seq);
+	sqlite3_bind_int(s, 5, (int)ci->kind);
+	sqlite3_bind_text(s, 6, souk__pb_str(ci->controller), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, souk__pb_str(ci->assignee), -1, SQLITE_STATIC);
 	int r = souk__exec_stmt(st, s);
 	if (r == SOUK_OK)
 		souk__evlist_touch(ev, conv);
 	return r;
 }
 
+static int adopt_support(souk__store *st, const Souk__V1__ConversationInfo *ci, souk__evlist *ev);
+
 static int apply_conversation(souk__store *st, const Souk__V1__ConversationInfo *ci,
 			      souk__evlist *ev)
 {
+	/* The server says which conversation is the user's support one: adopt it at once
+	 * (the local placeholder gets its server id, or the two are merged) instead of
+	 * waiting for the answer to OpenConversation. */
+	if (ci->kind == SOUK__V1__CONVERSATION_KIND__CONVERSATION_SUPPORT)
+		return adopt_support(st, ci, ev);
 	int64_t conv = 0;
 	int r = ensure_conv(st, ci->conversation_id, &conv, ev);
 	if (r != SOUK_OK)
 		return r;
 	return update_conv_info(st, conv, ci, ev);
+}
+
+/* Stores a push once (by push id) and reports it. */
+static int apply_push(souk__store *st, const Souk__V1__Event *e, souk__evlist *ev)
+{
+	size_t len = souk__v1__in_app_push__get_packed_size(e->push);
+	uint8_t *buf = malloc(len ? len : 1);
+	if (!buf)
+		return SOUK_ENOMEM;
+	souk__v1__in_app_push__pack(e->push, buf);
+	sqlite3_stmt *s = souk__stmt(st, "INSERT OR IGNORE INTO pushes (push_id, seq, push, "
+					 "server_time_ms) VALUES (?1, ?2, ?3, ?4)");
+	if (!s) {
+		free(buf);
+		return SOUK_ESTORE;
+	}
+	sqlite3_bind_text(s, 1, e->push->push_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)e->seq);
+	sqlite3_bind_blob(s, 3, buf, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, e->server_time_ms);
+	int r = souk__exec_stmt(st, s);
+	free(buf);
+	if (r != SOUK_OK || souk__store_changes(st) == 0)
+		return r; /* or seen before: a push is reported once */
+	souk_push *p = NULL;
+	r = souk__load_push(st, souk__store_last_rowid(st), &p);
+	if (r != SOUK_OK)
+		return r;
+	souk_event *pe = souk__event_new(SOUK_EVENT_PUSH_RECEIVED);
+	if (!pe) {
+		souk_push_free(p);
+		return SOUK_ENOMEM;
+	}
+	pe->push = p;
+	souk__evlist_push(ev, pe);
+	return SOUK_OK;
 }
 
 int souk__sync_apply(souk__store *st, const char *me, Souk__V1__Event *const *events, size_t n,
@@ -605,6 +655,10 @@ int souk__sync_apply(souk__store *st, const char *me, Souk__V1__Event *const *ev
 			break;
 		case SOUK__V1__EVENT__BODY_CONVERSATION:
 			r = apply_conversation(st, e->conversation, ev);
+			res->conversations++;
+			break;
+		case SOUK__V1__EVENT__BODY_PUSH:
+			r = apply_push(st, e, ev);
 			break;
 		default:
 			/* an event kind from a newer server: nothing to show, but it holds a
@@ -633,18 +687,20 @@ int souk__sync_apply(souk__store *st, const char *me, Souk__V1__Event *const *ev
 	return SOUK_OK;
 }
 
-/* The server's answer to OpenConversation{SUPPORT}. The local support conversation may
- * not have a server id yet (created offline); if the same server conversation also
- * arrived through the stream meanwhile (created on another device), the two local rows
- * are merged into the one the app was given by souk_client_open_support_conversation(). */
-int souk__sync_support_info(souk__store *st, const Souk__V1__ConversationInfo *ci, souk__evlist *ev)
+/*
+ * The user's support conversation as the server names it — in the answer to
+ * OpenConversation{SUPPORT}, or in a stream event whose ConversationInfo.kind is SUPPORT
+ * (servers that send `kind`). The local support conversation may not have a server id
+ * yet (created offline): it gets this one. If the same server conversation also has a
+ * local row of its own (it came through the stream before we knew it was the support
+ * one, e.g. from a server without `kind`), the two rows are merged into the one the app
+ * was given by souk_client_open_support_conversation(). No transaction of its own.
+ */
+static int adopt_support(souk__store *st, const Souk__V1__ConversationInfo *ci, souk__evlist *ev)
 {
-	int r = souk__store_begin(st);
-	if (r != SOUK_OK)
-		return r;
 	int64_t placeholder = 0, existing = 0;
 	souk__conv_support_unconfirmed(st, &placeholder);
-	r = souk__conv_by_server_id(st, ci->conversation_id, &existing);
+	int r = souk__conv_by_server_id(st, ci->conversation_id, &existing);
 	if (r == SOUK_ENOTFOUND)
 		r = SOUK_OK;
 	sqlite3_stmt *s;
@@ -657,6 +713,18 @@ int souk__sync_support_info(souk__store *st, const Souk__V1__ConversationInfo *c
 			sqlite3_bind_int64(s, 1, placeholder);
 			sqlite3_bind_int64(s, 2, existing);
 			r = souk__exec_stmt(st, s);
+		}
+		if (r == SOUK_OK) {
+			/* a context set on either: the placeholder's is the app's latest */
+			s = souk__stmt(st, "UPDATE OR IGNORE contexts SET conv_id = ?1 "
+					   "WHERE conv_id = ?2");
+			if (!s)
+				r = SOUK_ESTORE;
+			else {
+				sqlite3_bind_int64(s, 1, placeholder);
+				sqlite3_bind_int64(s, 2, existing);
+				r = souk__exec_stmt(st, s);
+			}
 		}
 		if (r == SOUK_OK) {
 			/* SQLite 3.15 has no UPDATE ... FROM: one subquery per column */
@@ -683,6 +751,8 @@ int souk__sync_support_info(souk__store *st, const Souk__V1__ConversationInfo *c
 			}
 		}
 		if (r == SOUK_OK) {
+			/* (its context, if the move was ignored, goes with it: ON DELETE CASCADE)
+			 */
 			s = souk__stmt(st, "DELETE FROM conversations WHERE id = ?1");
 			if (!s)
 				r = SOUK_ESTORE;
@@ -718,7 +788,9 @@ int souk__sync_support_info(souk__store *st, const Souk__V1__ConversationInfo *c
 	}
 	if (r == SOUK_OK) {
 		/* this conversation is the support one; no other is */
-		s = souk__stmt(st, "UPDATE conversations SET is_support = (id = ?1)");
+		s = souk__stmt(st, "UPDATE conversations SET is_support = (id = ?1), "
+				   "kind = CASE WHEN id = ?1 THEN 1 "
+				   "WHEN kind = 1 THEN 0 ELSE kind END");
 		if (!s)
 			r = SOUK_ESTORE;
 		else {
@@ -728,6 +800,15 @@ int souk__sync_support_info(souk__store *st, const Souk__V1__ConversationInfo *c
 	}
 	if (r == SOUK_OK)
 		r = update_conv_info(st, target, ci, ev);
+	return r;
+}
+
+int souk__sync_support_info(souk__store *st, const Souk__V1__ConversationInfo *ci, souk__evlist *ev)
+{
+	int r = souk__store_begin(st);
+	if (r != SOUK_OK)
+		return r;
+	r = adopt_support(st, ci, ev);
 	if (r == SOUK_OK)
 		return souk__store_commit(st, ev);
 	souk__store_rollback(st, ev);

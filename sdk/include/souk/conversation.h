@@ -27,12 +27,30 @@ typedef enum SOUK_ENUM souk_conversation_status {
 	SOUK_CONVERSATION_RESOLVED = 3
 } souk_conversation_status;
 
+/* What the conversation is for (ConversationInfo.kind). */
+typedef enum SOUK_ENUM souk_conversation_kind {
+	SOUK_CONVERSATION_KIND_UNSPECIFIED = 0, /* not reported (yet) */
+	SOUK_CONVERSATION_KIND_SUPPORT = 1	/* the shopper's one support conversation */
+} souk_conversation_kind;
+
 SOUK_API int64_t souk_conversation_get_id(const souk_conversation *conversation);
 /* The server's conversation id; NULL until the server has confirmed the conversation. */
 SOUK_API const char *SOUK_NULLABLE
 souk_conversation_get_server_id(const souk_conversation *conversation);
-/* 1 for the shopper's support conversation (souk_client_open_support_conversation). */
+/* 1 for the shopper's support conversation (souk_client_open_support_conversation()),
+ * whether this device opened it or learnt it from the server. */
 SOUK_API int souk_conversation_is_support(const souk_conversation *conversation);
+/* The kind: SUPPORT for the support conversation (also while it is not yet confirmed by
+ * the server), else as the server reports it. */
+SOUK_API souk_conversation_kind souk_conversation_get_kind(const souk_conversation *conversation);
+/* The integration in control of the conversation on the shop's side (the switchboard:
+ * e.g. "desk" for the human help desk, or a bot's name); NULL until the server reports
+ * it. Changes arrive as SOUK_EVENT_CONVERSATION_UPDATED. */
+SOUK_API const char *SOUK_NULLABLE
+souk_conversation_get_controller(const souk_conversation *conversation);
+/* The agent assigned by the shop, if any (NULL: nobody). */
+SOUK_API const char *SOUK_NULLABLE
+souk_conversation_get_assignee(const souk_conversation *conversation);
 SOUK_API souk_conversation_status
 souk_conversation_get_status(const souk_conversation *conversation);
 /* Incoming messages after the user's read position. */

@@ -17,6 +17,7 @@
 #include "souk/common.h"
 #include "souk/conversation.h"
 #include "souk/message.h"
+#include "souk/push.h"
 
 SOUK_ASSUME_NONNULL_BEGIN
 #ifdef __cplusplus
@@ -56,7 +57,16 @@ typedef enum SOUK_ENUM souk_event_type {
 	SOUK_EVENT_SYNC_FINISHED = 10,
 	/* Nobody pulled events for so long that the queue limit was reached and events
 	 * were dropped: reload what you display from the store. */
-	SOUK_EVENT_EVENTS_DROPPED = 11
+	SOUK_EVENT_EVENTS_DROPPED = 11,
+	/* The server confirmed the latest shopping context set on a conversation
+	 * (souk_client_set_context). get_conversation_id. */
+	SOUK_EVENT_CONTEXT_UPDATED = 12,
+	/* The server refused the latest context of a conversation for good (it is dropped).
+	 * get_conversation_id; get_error (SOUK_ENOTFOUND: the conversation is gone or not
+	 * the user's; SOUK_EINVAL otherwise), get_wire_code, get_error_message. */
+	SOUK_EVENT_CONTEXT_FAILED = 13,
+	/* An in-app push arrived (souk/push.h). get_push. Reported once per store. */
+	SOUK_EVENT_PUSH_RECEIVED = 14
 } souk_event_type;
 
 typedef enum SOUK_ENUM souk_connection_state {
@@ -78,7 +88,10 @@ SOUK_API const souk_message *SOUK_NULLABLE souk_event_get_message(const souk_eve
 SOUK_API const souk_conversation *SOUK_NULLABLE
 souk_event_get_conversation(const souk_event *event);
 
-/* MESSAGE_*, CONVERSATION_*, TYPING: the local conversation id. */
+/* PUSH_RECEIVED: the push snapshot, borrowed from the event. */
+SOUK_API const souk_push *SOUK_NULLABLE souk_event_get_push(const souk_event *event);
+
+/* MESSAGE_*, CONVERSATION_*, TYPING, CONTEXT_*: the local conversation id. */
 SOUK_API int64_t souk_event_get_conversation_id(const souk_event *event);
 
 /* TYPING: who is typing, and whether they started (1) or stopped (0). */
@@ -88,8 +101,8 @@ SOUK_API int souk_event_get_typing(const souk_event *event);
 /* CONNECTION_STATE: the new state. */
 SOUK_API souk_connection_state souk_event_get_connection_state(const souk_event *event);
 
-/* CONNECTION_STATE, TOKEN_NEEDED: why — a SOUK_E* code (0 when nothing went wrong), the
- * server's wire code when it sent one (docs/protocol.md), and an English message. */
+/* CONNECTION_STATE, TOKEN_NEEDED, CONTEXT_FAILED: why — a SOUK_E* code (0 when nothing went wrong),
+ * the server's wire code when it sent one (docs/protocol.md), and an English message. */
 SOUK_API int souk_event_get_error(const souk_event *event);
 SOUK_API int souk_event_get_wire_code(const souk_event *event);
 SOUK_API const char *SOUK_NULLABLE souk_event_get_error_message(const souk_event *event);

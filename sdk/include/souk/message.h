@@ -14,6 +14,7 @@
 #define SOUK_MESSAGE_H
 
 #include "souk/common.h"
+#include "souk/content.h"
 
 SOUK_ASSUME_NONNULL_BEGIN
 #ifdef __cplusplus
@@ -41,19 +42,6 @@ typedef enum SOUK_ENUM souk_sender_kind {
 	SOUK_SENDER_BOT = 3,
 	SOUK_SENDER_SYSTEM = 4
 } souk_sender_kind;
-
-/* The kind of content. Kinds this SDK version cannot render still have a text
- * (souk_message_get_text() returns the sender's fallback text or a label). */
-typedef enum SOUK_ENUM souk_content_kind {
-	SOUK_CONTENT_UNKNOWN = 0,
-	SOUK_CONTENT_TEXT = 1,
-	SOUK_CONTENT_ATTACHMENT = 2,
-	SOUK_CONTENT_PRODUCT = 3,
-	SOUK_CONTENT_ORDER = 4,
-	SOUK_CONTENT_QUICK_REPLIES = 5,
-	SOUK_CONTENT_CSAT_SURVEY = 6,
-	SOUK_CONTENT_CSAT_ANSWER = 7
-} souk_content_kind;
 
 /* The local id: stable for the life of the local store, > 0. Use it for every
  * souk_client_* call that takes a message. */
@@ -85,10 +73,18 @@ SOUK_API int souk_message_is_outgoing(const souk_message *message);
 
 SOUK_API souk_message_status souk_message_get_status(const souk_message *message);
 
+/* The kind of content (souk/content.h); the same as souk_content_get_kind() of
+ * souk_message_get_content(). */
 SOUK_API souk_content_kind souk_message_get_content_kind(const souk_message *message);
 
+/* The content, for the typed getters of souk/content.h (a product card's price, the
+ * replies of quick replies, ...). Borrowed from the snapshot: valid as long as the
+ * message. NULL only when the stored content cannot be decoded (then the kind is
+ * UNKNOWN). */
+SOUK_API const souk_content *SOUK_NULLABLE souk_message_get_content(const souk_message *message);
+
 /* The text to show: the body of a text message, else the fallback text, else a label
- * such as "[product]". Never NULL. */
+ * such as "[product]". Never NULL. Render the kinds you know from the content instead. */
 SOUK_API const char *souk_message_get_text(const souk_message *message);
 
 /* For FAILED messages: the server's wire error code (docs/protocol.md, e.g. 300 for
