@@ -94,6 +94,8 @@ class Bot:
                     break
             time.sleep(0.02)
         if not self.port:
+            self.proc.kill()
+            self.proc.wait()
             raise RuntimeError("faq-bot did not start:\n" + self.read_log())
         self.registration = None
         if register:
@@ -132,6 +134,9 @@ class Bot:
                                 "webhook-signature": sig})
 
     def close(self):
+        if getattr(self, "closed", False):
+            return
+        self.closed = True
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             rc = self.proc.wait(timeout=30)
@@ -170,22 +175,30 @@ def message_event(app_id, conv_id, text, user="alice"):
 @unittest.skipUnless(FAQ_BOT and os.path.exists(FAQ_BOT), "FAQ_BOT (the faq-bot binary) not set")
 class FaqBotTest(unittest.TestCase):
     def setUp(self):
-        self.s = Server(config=FAST, apps=2).start()
+        # cleanups, not tearDown: whatever started is stopped even when setUp fails midway
+        self.clients = []
+        self.s = Server(config=FAST, apps=2)
+        self.addCleanup(self.s.close)
+        self.s.start()
         self.api = Rest(self.s, self.s.app["api_key"])
         st, j = self.api.call("PATCH", "/v1/app", {"default_integration": "bot"})
         self.assertEqual(st, 200, j)
         self.desk = Receiver()
+        self.addCleanup(self.desk.stop)
         st, j = self.api.call("POST", "/v1/webhooks", {"url": self.desk.url, "integration": "desk"})
         self.assertEqual(st, 201, j)
         # the bot on a free port, with an editable copy of the shipped kb and a secret file
         # that receives the secret once its target is registered (then SIGHUP)
         self.dir = tempfile.mkdtemp(prefix="faq-bot-it-files-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
         self.kb_path = os.path.join(self.dir, "kb.json")
         shutil.copy(KB_PATH, self.kb_path)
         self.secret_file = os.path.join(self.dir, "secrets")
         open(self.secret_file, "w").close()
         self.bot = Bot(self.s, self.s.app["api_key"], port=0, kb=self.kb_path,
                        secret_file=self.secret_file)
+        self.addCleanup(lambda: self.bot.close())  # the bot of the moment (tests restart it)
+        self.addCleanup(lambda: [c.close() for c in self.clients])
         st, j = self.api.call("POST", "/v1/webhooks",
                               {"url": "http://127.0.0.1:%d/hook" % self.bot.port,
                                "integration": "bot"})
@@ -193,20 +206,11 @@ class FaqBotTest(unittest.TestCase):
         self.bot_webhook = j["webhook"]
         self.secret = j["webhook"]["secret"]
         self.set_secrets(self.secret)
-        self.clients = []
 
     def set_secrets(self, *secrets_):
         with open(self.secret_file, "w") as f:
             f.write("# the bot's webhook target\n" + "\n".join(secrets_) + "\n")
         self.bot.sighup("secrets reloaded")
-
-    def tearDown(self):
-        for c in self.clients:
-            c.close()
-        self.bot.close()
-        self.desk.stop()
-        self.s.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def shopper(self, user="alice"):
         c = Client(self.s)
