@@ -24,6 +24,7 @@ typedef struct http_req {
 	char query[512];
 	char key_hash[65]; /* SHA-256 of the bearer API key, "" if none */
 	char idempotency_key[256];
+	int idempotency_key_too_long;
 	char *body;
 	size_t body_len;
 	int body_too_large;

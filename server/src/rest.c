@@ -680,6 +680,10 @@ static void handle(gateway *gw, http_req *r)
 		respond_error(r, 503, "shutting_down", "the server is stopping; retry shortly");
 		return;
 	}
+	if (r->idempotency_key_too_long) {
+		respond_error(r, 400, "bad_request", "Idempotency-Key is limited to 255 bytes");
+		return;
+	}
 	if (!r->key_hash[0]) {
 		respond_error(r, 401, "unauthorized",
 			      "missing API key: send Authorization: Bearer <api_key>");
@@ -799,6 +803,8 @@ static void read_headers(struct lws *wsi, http_req *r, const char *uri)
 	    strncmp(auth, "Bearer ", 7) == 0)
 		souk_sha256_hex(auth + 7, strlen(auth + 7), r->key_hash);
 	r->idempotency_key[0] = '\0';
+	r->idempotency_key_too_long = lws_hdr_custom_length(wsi, "idempotency-key:", 16) >=
+				      (int)sizeof(r->idempotency_key);
 	int n = lws_hdr_custom_copy(wsi, r->idempotency_key, sizeof(r->idempotency_key),
 				    "idempotency-key:", 16);
 	if (n < 0)

@@ -454,6 +454,8 @@ static int handoff(souk_store *s, rest_call *c, store_appends *out)
 	int rc = conv_or_404(s, c, &conv);
 	if (rc)
 		return rc < 0 ? rc : 0;
+	if (strcmp(conv.controller, c->to_integration) == 0)
+		return conv_with_context(s, c, &conv); /* already in control: nothing to do */
 	char from[STORE_ID_MAX];
 	snprintf(from, sizeof(from), "%s", conv.controller);
 	if (set_text(s, A_CONV_SET_CONTROLLER, c->conversation_id, c->to_integration, c->now_ms) ||

@@ -209,6 +209,9 @@ class RestTest(unittest.TestCase):
         st2, j2 = self.reply(conv.conversation_id, "Hello from the shop", key="k-1")
         self.assertEqual(st2, 200)
         self.assertTrue(j2["duplicate"])
+        st3, j3 = self.reply(conv.conversation_id, "too long a key", key="k" * 300)
+        self.assertEqual(st3, 400)
+        self.assertIn("Idempotency-Key", j3["error"]["message"])
         self.assertEqual(j2["message"]["id"], j["message"]["id"])
         for dev in (a, b):
             m = None
@@ -316,9 +319,15 @@ class RestTest(unittest.TestCase):
                                   {"to": "desk", "reason": "shopper asked for a person"})
             self.assertEqual(st, 200, j)
             self.assertEqual(j["conversation"]["controller"], "desk")
+            # handing off to the integration already in control changes nothing
+            st, j = self.api.call("POST", "/v1/conversations/%s/handoff" % conv.conversation_id,
+                                  {"to": "desk"})
+            self.assertEqual(st, 200)
             a.send_text(conv.conversation_id, "to a human")
             self.assertTrue(desk_rx.wait(lambda r: r.unique("message.created")))
             self.assertTrue(desk_rx.wait(lambda r: r.unique("conversation.handoff")))
+            time.sleep(0.3)
+            self.assertEqual(len(desk_rx.unique("conversation.handoff")), 1)
             h = desk_rx.unique("conversation.handoff")[0]["data"]
             self.assertEqual((h["from"], h["to"], h["reason"]),
                              ("bot", "desk", "shopper asked for a person"))
