@@ -220,8 +220,35 @@ void th_server_init(th_server *s, const char *config_json)
 	json_field(out, "api_key", s->api_key, sizeof(s->api_key));
 }
 
-void th_server_reserve_port(th_server *s)
+/*
+ * A free port below the kernel's ephemeral range. A port the kernel hands out for bind(0)
+ * lies in the ephemeral range, where any process's outgoing connection may take it as
+ * its source port between the moment we learn it and the moment soukd listens on it (or
+ * listens again after a kill) — on a busy machine that happens. Ports below the range are
+ * only ever taken by an explicit bind.
+ */
+static int pick_port(void)
 {
+	int lo = 32768, hi = 60999;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (f) {
+		if (fscanf(f, "%d %d", &lo, &hi) != 2)
+			lo = 32768;
+		fclose(f);
+	}
+	const int base = 10000;
+	for (int i = 0; lo - base > 1000 && i < 200; i++) {
+		int port = base + (int)(th_rand() % (uint32_t)(lo - base));
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return port;
+	}
+	/* no room below the range: let the kernel choose */
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -229,8 +256,13 @@ void th_server_reserve_port(th_server *s)
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
 		th_fail(__FILE__, __LINE__, "cannot reserve a port: %s", strerror(errno));
-	s->port = ntohs(a.sin_port);
 	close(fd);
+	return ntohs(a.sin_port);
+}
+
+void th_server_reserve_port(th_server *s)
+{
+	s->port = pick_port();
 }
 
 static int healthz(int port, int tls)
@@ -295,6 +327,8 @@ int th_http(th_server *s, const char *method, const char *path, const char *json
 void th_server_start(th_server *s)
 {
 	unlink(s->port_file);
+	if (!s->port)
+		s->port = pick_port(); /* and the same one for restarts (see pick_port) */
 	char listen[64];
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
 	const char *soukd = env_bin("SOUKD");

@@ -122,6 +122,9 @@ typedef struct evb {
 	Souk__V1__Receipt rc[16];
 	Souk__V1__Content content[16];
 	Souk__V1__Text text[16];
+	Souk__V1__ConversationInfo ci[16];
+	Souk__V1__InAppPush push[16];
+	Souk__V1__ProductCard product[16];
 	Souk__V1__Event *ptr[16];
 	size_t n;
 	Souk__V1__Frame *decoded;
@@ -171,6 +174,36 @@ static void evb_receipt(evb *b, uint64_t seq, const char *conv, const char *user
 	b->ev[i].body_case = SOUK__V1__EVENT__BODY_RECEIPT;
 	b->ev[i].receipt = &b->rc[i];
 	b->ptr[i] = &b->ev[i];
+}
+
+static Souk__V1__ConversationInfo *evb_conversation(evb *b, uint64_t seq, const char *conv,
+						    int kind)
+{
+	size_t i = b->n++;
+	souk__v1__event__init(&b->ev[i]);
+	souk__v1__conversation_info__init(&b->ci[i]);
+	b->ci[i].conversation_id = (char *)conv;
+	b->ci[i].status = SOUK__V1__CONVERSATION_STATUS__CONVERSATION_OPEN;
+	b->ci[i].kind = (Souk__V1__ConversationKind)kind;
+	b->ev[i].seq = seq;
+	b->ev[i].body_case = SOUK__V1__EVENT__BODY_CONVERSATION;
+	b->ev[i].conversation = &b->ci[i];
+	b->ptr[i] = &b->ev[i];
+	return &b->ci[i];
+}
+
+static Souk__V1__InAppPush *evb_push(evb *b, uint64_t seq, const char *push_id)
+{
+	size_t i = b->n++;
+	souk__v1__event__init(&b->ev[i]);
+	souk__v1__in_app_push__init(&b->push[i]);
+	b->push[i].push_id = (char *)push_id;
+	b->ev[i].seq = seq;
+	b->ev[i].server_time_ms = 7000 + (int64_t)seq;
+	b->ev[i].body_case = SOUK__V1__EVENT__BODY_PUSH;
+	b->ev[i].push = &b->push[i];
+	b->ptr[i] = &b->ev[i];
+	return &b->push[i];
 }
 
 /* Encodes the events as a SyncPage and decodes them back through souk_wire. */
@@ -314,6 +347,18 @@ static void test_migrate_from_v1(void **state)
 	apply(st, &b, &ev);
 	assert_string_equal(ev.head->msg->sender_avatar_url, "https://cdn.example/a.png");
 	souk__evlist_clear(&ev);
+	/* schema 3: the support conversation recognised before `kind` existed stays one */
+	souk_conversation *cv = NULL;
+	assert_int_equal(souk__load_conversation(st, 1, &cv), SOUK_OK);
+	assert_int_equal(souk_conversation_get_kind(cv), SOUK_CONVERSATION_KIND_SUPPORT);
+	assert_true(souk_conversation_is_support(cv));
+	assert_null(souk_conversation_get_controller(cv));
+	souk_conversation_free(cv);
+	/* and old messages have a typed content */
+	assert_int_equal(souk__load_message(st, 1, &m), SOUK_OK);
+	assert_int_equal(souk_content_get_kind(souk_message_get_content(m)), SOUK_CONTENT_TEXT);
+	assert_string_equal(souk_content_get_text(souk_message_get_content(m)), "kept");
+	souk_message_free(m);
 	souk__store_close(st);
 }
 
@@ -875,6 +920,206 @@ static void test_bind_user(void **state)
 	souk__store_close(st);
 }
 
+/* ---- schema 3: the support conversation from the stream, pushes, contexts ---------------- */
+
+static void test_support_from_stream_kind(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	souk__evlist ev = {0};
+	int64_t local = 0, unconfirmed = 0;
+	assert_int_equal(souk__conv_open_support(st, &local, &ev), SOUK_OK);
+	souk__evlist_clear(&ev);
+	int64_t pending = add_text(st, local, "written offline");
+
+	/* the server names the support conversation in the stream (kind SUPPORT): the local
+	 * one gets its server id at once, without a merge */
+	evb b = {0};
+	Souk__V1__ConversationInfo *ci = evb_conversation(
+		&b, 1, "conv-s", SOUK__V1__CONVERSATION_KIND__CONVERSATION_SUPPORT);
+	ci->controller = "bot";
+	souk__apply_result res = apply(st, &b, &ev);
+	assert_int_equal(res.conversations, 1);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_CONVERSATION_REMOVED), 0);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_CONVERSATION_UPDATED), 1);
+	const souk_conversation *cv = ev.head->conv;
+	assert_int_equal(cv->id, local);
+	assert_string_equal(souk_conversation_get_server_id(cv), "conv-s");
+	assert_int_equal(souk_conversation_get_kind(cv), SOUK_CONVERSATION_KIND_SUPPORT);
+	assert_string_equal(souk_conversation_get_controller(cv), "bot");
+	assert_null(souk_conversation_get_assignee(cv));
+	souk__evlist_clear(&ev);
+	assert_int_equal(scalar(st, "SELECT COUNT(*) FROM conversations"), 1);
+	assert_false(souk__conv_support_unconfirmed(st, &unconfirmed));
+	souk__outbox_head *h = NULL;
+	size_t n = 0;
+	assert_int_equal(souk__outbox_heads(st, &h, &n), SOUK_OK);
+	assert_int_equal(h[0].msg_id, pending);
+	assert_string_equal(h[0].conv_server_id, "conv-s");
+	souk__outbox_heads_free(h, n);
+
+	/* assignment and handoff arrive as new snapshots; an empty assignee clears it */
+	ci = evb_conversation(&b, 2, "conv-s", SOUK__V1__CONVERSATION_KIND__CONVERSATION_SUPPORT);
+	ci->controller = "desk";
+	ci->assignee = "agent-7";
+	apply(st, &b, &ev);
+	assert_string_equal(souk_conversation_get_controller(ev.head->conv), "desk");
+	assert_string_equal(souk_conversation_get_assignee(ev.head->conv), "agent-7");
+	souk__evlist_clear(&ev);
+	ci = evb_conversation(&b, 3, "conv-s", 0); /* a server that does not send kind */
+	ci->controller = "desk";
+	apply(st, &b, &ev);
+	assert_null(souk_conversation_get_assignee(ev.head->conv));
+	assert_int_equal(souk_conversation_get_kind(ev.head->conv), SOUK_CONVERSATION_KIND_SUPPORT);
+	souk__evlist_clear(&ev);
+
+	/* the late answer to OpenConversation changes nothing */
+	Souk__V1__ConversationInfo open = SOUK__V1__CONVERSATION_INFO__INIT;
+	open.conversation_id = "conv-s";
+	open.kind = SOUK__V1__CONVERSATION_KIND__CONVERSATION_SUPPORT;
+	open.controller = "desk";
+	assert_int_equal(souk__sync_support_info(st, &open, &ev), SOUK_OK);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_CONVERSATION_REMOVED), 0);
+	souk__evlist_clear(&ev);
+	assert_int_equal(scalar(st, "SELECT COUNT(*) FROM conversations"), 1);
+
+	/* a device that never opened it learns it from the stream alone */
+	souk__store *other = open_store(new_path(), 0);
+	ci = evb_conversation(&b, 1, "conv-s", SOUK__V1__CONVERSATION_KIND__CONVERSATION_SUPPORT);
+	apply(other, &b, &ev);
+	int64_t id = ev.head->conv->id;
+	assert_true(souk_conversation_is_support(ev.head->conv));
+	souk__evlist_clear(&ev);
+	int64_t opened = 0;
+	assert_int_equal(souk__conv_open_support(other, &opened, &ev), SOUK_OK);
+	souk__evlist_clear(&ev);
+	assert_int_equal(opened, id);
+	souk__store_close(other);
+	souk__store_close(st);
+}
+
+static void test_push_applied_once(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	evb b = {0};
+	souk__evlist ev = {0};
+	Souk__V1__InAppPush *p = evb_push(&b, 1, "push_1");
+	p->title = "Summer sale";
+	p->body = "-30% on sneakers";
+	p->deep_link = "shop://sale";
+	souk__v1__product_card__init(&b.product[0]);
+	b.product[0].product_id = "sku-1";
+	b.product[0].title = "Trail shoe";
+	p->product = &b.product[0];
+	evb_message(&b, 2, "m1", "conv-x", 1, "agent", NULL, "hi");
+	apply(st, &b, &ev);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_PUSH_RECEIVED), 1);
+	const souk_push *got = ev.head->push;
+	assert_string_equal(souk_push_get_id(got), "push_1");
+	assert_string_equal(souk_push_get_title(got), "Summer sale");
+	assert_string_equal(souk_push_get_body(got), "-30% on sneakers");
+	assert_null(souk_push_get_image_url(got));
+	assert_string_equal(souk_push_get_deep_link(got), "shop://sale");
+	assert_int_equal(souk_push_get_server_time_ms(got), 7001);
+	assert_string_equal(souk_content_get_product_title(souk_push_get_product(got)),
+			    "Trail shoe");
+	souk_push *copy = NULL;
+	assert_int_equal(souk_push_copy(&copy, got), SOUK_OK);
+	souk__evlist_clear(&ev);
+	assert_string_equal(souk_content_get_product_id(souk_push_get_product(copy)), "sku-1");
+	souk_push_free(copy);
+
+	/* the same events again (a restored position): skipped */
+	assert_int_equal(souk__state_set_u64(st, "last_applied_seq", 0), SOUK_OK);
+	p = evb_push(&b, 1, "push_1");
+	p->title = "Summer sale";
+	apply(st, &b, &ev);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_PUSH_RECEIVED), 0);
+	souk__evlist_clear(&ev);
+	p = evb_push(&b, 2, "push_2");
+	p->body = "second";
+	apply(st, &b, &ev);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_PUSH_RECEIVED), 1);
+	souk__evlist_clear(&ev);
+
+	souk_push_list *l = NULL;
+	assert_int_equal(souk__list_pushes(st, 0, &l), SOUK_OK);
+	assert_int_equal(souk_push_list_count(l), 2);
+	assert_string_equal(souk_push_get_id(souk_push_list_get(l, 0)), "push_2"); /* newest */
+	assert_string_equal(souk_push_get_id(souk_push_list_get(l, 1)), "push_1");
+	assert_null(souk_push_list_get(l, 2));
+	souk_push_list_free(l);
+	souk__store_close(st);
+}
+
+static int64_t context_revision(souk__store *st, int64_t conv)
+{
+	souk__context_pending *p = NULL;
+	size_t n = 0;
+	int64_t rev = 0;
+	assert_int_equal(souk__context_pending_list(st, &p, &n), SOUK_OK);
+	for (size_t i = 0; i < n; i++)
+		if (p[i].conv_id == conv)
+			rev = p[i].revision;
+	souk__context_pending_free(p, n);
+	return rev;
+}
+
+static void test_context_queue(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	const uint8_t a[] = {0x2a, 0x00}, b2[] = {0x2a, 0x01}; /* opaque to the queue */
+	souk__evlist ev = {0};
+	assert_int_equal(souk__context_put(st, 99, a, sizeof(a), 1), SOUK_ENOTFOUND);
+	int64_t local = 0;
+	assert_int_equal(souk__conv_open_support(st, &local, &ev), SOUK_OK);
+	souk__evlist_clear(&ev);
+	assert_int_equal(souk__context_put(st, local, a, sizeof(a), 1), SOUK_OK);
+	souk__context_pending *p = NULL;
+	size_t n = 0;
+	assert_int_equal(souk__context_pending_list(st, &p, &n), SOUK_OK);
+	assert_int_equal(n, 1);
+	assert_null(p[0].conv_server_id); /* waits for the server to know the conversation */
+	souk__context_pending_free(p, n);
+	int64_t conv = confirmed_conv(st, "conv-c");
+	assert_int_equal(conv, local);
+	int64_t r1 = context_revision(st, conv);
+	/* replaced before the answer: one pending, the newer revision */
+	assert_int_equal(souk__context_put(st, conv, b2, sizeof(b2), 2), SOUK_OK);
+	int64_t r2 = context_revision(st, conv);
+	assert_true(r2 > r1);
+	assert_int_equal(souk__context_pending_list(st, &p, &n), SOUK_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(p[0].conv_server_id, "conv-c");
+	assert_memory_equal(p[0].blob, b2, sizeof(b2));
+	souk__context_pending_free(p, n);
+	/* the answer to the older one confirms nothing */
+	assert_int_equal(souk__context_confirm(st, conv, r1, &ev), SOUK_OK);
+	assert_null(ev.head);
+	assert_int_equal(souk__context_confirm(st, conv, r2, &ev), SOUK_OK);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_CONTEXT_UPDATED), 1);
+	assert_int_equal(ev.head->conv_id, conv);
+	souk__evlist_clear(&ev);
+	assert_int_equal(context_revision(st, conv), 0);
+	/* a transient refusal defers; a permanent one drops it */
+	assert_int_equal(souk__context_put(st, conv, a, sizeof(a), 3), SOUK_OK);
+	int64_t r3 = context_revision(st, conv);
+	assert_int_equal(souk__context_defer(st, conv, r3, 123456), SOUK_OK);
+	assert_int_equal(souk__context_pending_list(st, &p, &n), SOUK_OK);
+	assert_int_equal(p[0].attempts, 1);
+	assert_int_equal(p[0].next_attempt_ms, 123456);
+	souk__context_pending_free(p, n);
+	assert_int_equal(souk__context_fail(st, conv, r3, 304, "not a participant", &ev), SOUK_OK);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_CONTEXT_FAILED), 1);
+	assert_int_equal(ev.head->error, SOUK_ENOTFOUND);
+	assert_int_equal(ev.head->wire_code, 304);
+	souk__evlist_clear(&ev);
+	assert_int_equal(context_revision(st, conv), 0);
+	souk__store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -894,6 +1139,9 @@ int main(void)
 		cmocka_unit_test(test_support_merge),
 		cmocka_unit_test(test_paging),
 		cmocka_unit_test(test_bind_user),
+		cmocka_unit_test(test_support_from_stream_kind),
+		cmocka_unit_test(test_push_applied_once),
+		cmocka_unit_test(test_context_queue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
