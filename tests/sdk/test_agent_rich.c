@@ -80,23 +80,23 @@ int main(void)
 	const char *sender =
 		"\"sender\": {\"id\": \"bot-1\", \"kind\": \"bot\", \"name\": \"Shopbot\"}";
 	const char *contents[] = {
-		"{\"fallback_text\": \"Trail shoe, 89.99 EUR\", \"product\": {\"product_id\": "
-		"\"sku-1\", \"title\": \"Trail shoe\", \"image_url\": "
-		"\"https://cdn.example/1.png\", "
-		"\"url\": \"https://shop.example/p/1\", \"price\": {\"amount_minor\": 8999, "
-		"\"currency\": \"EUR\"}}}",
-		"{\"order\": {\"order_id\": \"o-42\", \"status\": \"shipped\", \"items\": "
-		"[{\"product_id\": \"sku-1\", \"title\": \"Trail shoe\", \"quantity\": 1, "
-		"\"price\": "
-		"{\"amount_minor\": 8999, \"currency\": \"EUR\"}}], \"total\": {\"amount_minor\": "
-		"8999, \"currency\": \"EUR\"}}}",
-		"{\"fallback_text\": \"Track your order? Yes / No\", \"quick_replies\": "
-		"{\"prompt\": "
-		"\"Track your order?\", \"replies\": [{\"id\": \"yes\", \"title\": \"Yes "
-		"please\"}, "
-		"{\"id\": \"no\", \"title\": \"No thanks\"}]}}",
-		"{\"csat_survey\": {\"survey_id\": \"s-1\", \"question\": \"How did we do?\", "
-		"\"scale\": 5}}",
+		("{\"fallback_text\": \"Trail shoe, 89.99 EUR\", \"product\": {\"product_id\": "
+		 "\"sku-1\", \"title\": \"Trail shoe\", \"image_url\": "
+		 "\"https://cdn.example/1.png\", "
+		 "\"url\": \"https://shop.example/p/1\", \"price\": {\"amount_minor\": 8999, "
+		 "\"currency\": \"EUR\"}}}"),
+		("{\"order\": {\"order_id\": \"o-42\", \"status\": \"shipped\", \"items\": "
+		 "[{\"product_id\": \"sku-1\", \"title\": \"Trail shoe\", \"quantity\": 1, "
+		 "\"price\": "
+		 "{\"amount_minor\": 8999, \"currency\": \"EUR\"}}], \"total\": {\"amount_minor\": "
+		 "8999, \"currency\": \"EUR\"}}}"),
+		("{\"fallback_text\": \"Track your order? Yes / No\", \"quick_replies\": "
+		 "{\"prompt\": "
+		 "\"Track your order?\", \"replies\": [{\"id\": \"yes\", \"title\": \"Yes "
+		 "please\"}, "
+		 "{\"id\": \"no\", \"title\": \"No thanks\"}]}}"),
+		("{\"csat_survey\": {\"survey_id\": \"s-1\", \"question\": \"How did we do?\", "
+		 "\"scale\": 5}}"),
 	};
 	snprintf(path, sizeof(path), "/v1/conversations/%s/messages", sid);
 	for (size_t i = 0; i < 4; i++) {

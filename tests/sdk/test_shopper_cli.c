@@ -72,14 +72,14 @@ int main(void)
 	const char *sender =
 		"\"sender\": {\"id\": \"agent-7\", \"kind\": \"agent\", \"name\": \"Sam\"}";
 	const char *contents[] = {
-		"{\"product\": {\"product_id\": \"sku-1\", \"title\": \"Trail shoe\", \"url\": "
-		"\"https://shop.example/p/1\", \"price\": {\"amount_minor\": 8999, \"currency\": "
-		"\"EUR\"}}}",
-		"{\"quick_replies\": {\"prompt\": \"Track your order?\", \"replies\": [{\"id\": "
-		"\"yes\", \"title\": \"Yes please\"}, {\"id\": \"no\", \"title\": \"No "
-		"thanks\"}]}}",
-		"{\"csat_survey\": {\"survey_id\": \"s-1\", \"question\": \"How did we do?\", "
-		"\"scale\": 5}}",
+		("{\"product\": {\"product_id\": \"sku-1\", \"title\": \"Trail shoe\", \"url\": "
+		 "\"https://shop.example/p/1\", \"price\": {\"amount_minor\": 8999, \"currency\": "
+		 "\"EUR\"}}}"),
+		("{\"quick_replies\": {\"prompt\": \"Track your order?\", \"replies\": [{\"id\": "
+		 "\"yes\", \"title\": \"Yes please\"}, {\"id\": \"no\", \"title\": \"No "
+		 "thanks\"}]}}"),
+		("{\"csat_survey\": {\"survey_id\": \"s-1\", \"question\": \"How did we do?\", "
+		 "\"scale\": 5}}"),
 	};
 	snprintf(path, sizeof(path), "/v1/conversations/%s/messages", sid);
 	for (size_t i = 0; i < 3; i++) {
