@@ -81,7 +81,7 @@ static struct {
 	/* options */
 	long cycles_max, seconds;
 	uint64_t seed;
-	int producers, consumers, faults, interval_ms, verbose, keep, selftest;
+	int producers, consumers, devices, faults, interval_ms, verbose, keep, selftest;
 	long drain_timeout_s;
 	const char *soukd, *soukctl, *client, *proxy;
 
@@ -395,12 +395,15 @@ static void start_proxy(void)
 
 /* ---- workload ----------------------------------------------------------------------------- */
 
-/* Which users a consumer process holds a device of: every user has at least one. */
+/* Whether consumer process j holds a device of user u: device k (0 ≤ k < --devices) of
+ * user u lives in process (u·D + k) mod C, so a user's devices are in distinct processes
+ * and a process usually holds devices of several users. */
 static int consumer_has_user(int j, int u)
 {
-	if (g.consumers <= g.producers)
-		return u % g.consumers == j;
-	return j % g.producers == u;
+	for (int k = 0; k < g.devices; k++)
+		if ((u * g.devices + k) % g.consumers == j)
+			return 1;
+	return 0;
 }
 
 static void start_client(proc *p)
@@ -612,7 +615,7 @@ typedef struct plog {
 	uint64_t max_t, max_promised;
 	size_t cap;
 	int drained;
-	long failed;
+	long failed, send_errors;
 } plog;
 
 static void plog_set(plog *p, uint64_t c, uint8_t f)
@@ -660,6 +663,7 @@ static void plog_read(plog *p, int u)
 			break;
 		case 'E':
 			plog_set(p, c, V_E);
+			p->send_errors++;
 			break;
 		case 'F':
 			plog_set(p, c, V_F);
@@ -854,7 +858,7 @@ static void stop_all(void)
 
 typedef struct tally {
 	long values, ok, lost, duplicated, unexpected, reordered, recovered;
-	long unknown, promised, acked, reads, readers, dropped, missed_events, failed;
+	long unknown, promised, acked, reads, readers, dropped, missed_events, failed, send_errors;
 } tally;
 
 static void explain(int u, uint64_t c, const char *what)
@@ -900,6 +904,7 @@ static int check(tally *t)
 		plog p;
 		plog_read(&p, u);
 		t->failed += p.failed;
+		t->send_errors += p.send_errors;
 		/* this user's devices: event-stream logs and final stores */
 		rlog logs[MAX_CONSUMERS], finals[MAX_CONSUMERS];
 		int has_final[MAX_CONSUMERS];
@@ -1012,10 +1017,10 @@ static int check(tally *t)
 	       t->values, t->ok, t->lost, t->duplicated, t->unexpected, t->reordered, t->recovered,
 	       g.cycles);
 	fflush(stdout);
-	say("detail: promised=%ld acked=%ld unknown=%ld reads=%ld devices=%ld failed=%ld "
-	    "events_dropped=%ld missed_events=%ld",
-	    t->promised, t->acked, t->unknown, t->reads, t->readers, t->failed, t->dropped,
-	    t->missed_events);
+	say("detail: promised=%ld acked=%ld unknown=%ld reads=%ld devices=%ld send_errors=%ld "
+	    "failed=%ld events_dropped=%ld missed_events=%ld",
+	    t->promised, t->acked, t->unknown, t->reads, t->readers, t->send_errors, t->failed,
+	    t->dropped, t->missed_events);
 	say("faults: soukd_kills=%ld soukd_stops=%ld client_kills=%ld proxy_faults=%ld errors=%d",
 	    g.soukd_kills, g.soukd_stops, g.client_kills, g.proxy_faults, g.errors);
 	return t->lost || t->duplicated || t->unexpected || t->reordered || t->missed_events ||
@@ -1035,30 +1040,33 @@ static void write_file(const char *name, const char *text)
 
 /*
  * Proves that every category can fire: hand-written logs with one value of each kind are
- * checked, and the tallies must be exactly the expected ones. Users: shopper-0 has two
- * devices (c0, c2), shopper-1 one (c1).
+ * checked, and the tallies must be exactly the expected ones.
  */
 static int selftest(void)
 {
 	g.producers = 2;
 	g.consumers = 3;
-	/* 1, 2, 4 ok; 3 read after 4 on c0: reordered; 5 never seen acked but read by both:
-	 * recovered; 6 attempted only, never stored: unknown; 7 shown twice on c0:
-	 * duplicated; 8 acked, missing on c0: lost; p0/99 never sent and p1/1 another user's,
-	 * on c0: unexpected (once each, though in the events and the store) */
+	g.devices = 2; /* shopper-0's devices in c0 and c1, shopper-1's in c2 and c0 */
+	/* shopper-0: 1, 2, 4 ok; 3 read after 4 on c0: reordered; 5 never seen acked but
+	 * read by both devices: recovered; 6 attempted only, never stored: unknown; 7 shown
+	 * twice on c0: duplicated; 8 acked, missing on c0: lost. On c0's shopper-0 device,
+	 * p0/99 (never sent) and p1/1 (shopper-1's): unexpected, once each although in both
+	 * the events and the store. shopper-1: p1/1 ok on its two devices. */
 	write_file("p0.log", "T 1\nQ 1\nA 1\nT 2\nQ 2\nA 2\nT 3\nQ 3\nA 3\nT 4\nQ 4\nA 4\n"
 			     "T 5\nQ 5\nT 6\nT 7\nQ 7\nA 7\nT 8\nQ 8\nA 8\nD\n");
 	write_file("c0-u0.log", "R 1 p0/1\nR 2 p0/2\nS\nR 4 p0/4\nR 3 p0/3\nR 5 p0/5\n"
 				"R 7 p0/7\nR 7 p0/7\nR 9 p0/99\nR 10 p1/1\n");
 	write_file("c0-u0.log.final", "1 p0/1\n2 p0/2\n3 p0/3\n4 p0/4\n5 p0/5\n7 p0/7\n"
 				      "9 p0/99\n10 p1/1\n");
-	write_file("c2-u0.log", "R 1 p0/1\nR 2 p0/2\nR 3 p0/3\nR 4 p0/4\nR 5 p0/5\n"
+	write_file("c1-u0.log", "R 1 p0/1\nR 2 p0/2\nR 3 p0/3\nR 4 p0/4\nR 5 p0/5\n"
 				"R 6 p0/7\nR 7 p0/8\n");
-	write_file("c2-u0.log.final", "1 p0/1\n2 p0/2\n3 p0/3\n4 p0/4\n5 p0/5\n6 p0/7\n"
+	write_file("c1-u0.log.final", "1 p0/1\n2 p0/2\n3 p0/3\n4 p0/4\n5 p0/5\n6 p0/7\n"
 				      "7 p0/8\n");
 	write_file("p1.log", "T 1\nQ 1\nA 1\nD\n");
-	write_file("c1-u1.log", "R 1 p1/1\n");
-	write_file("c1-u1.log.final", "1 p1/1\n");
+	write_file("c2-u1.log", "R 1 p1/1\n");
+	write_file("c2-u1.log.final", "1 p1/1\n");
+	write_file("c0-u1.log", "S\nR 3 p1/1\n");
+	write_file("c0-u1.log.final", "3 p1/1\n");
 	tally t;
 	check(&t);
 	tally want = {.values = 11,
@@ -1154,11 +1162,16 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: fault_checker [--cycles N] [--seconds S] [--seed N] [--producers N]\n"
-		"                     [--consumers N] [--faults LIST] [--interval-ms MS]\n"
+		"                     [--consumers N] [--devices N] [--faults LIST]\n"
+		"                     [--interval-ms MS]\n"
 		"                     [--drain-timeout S] [--keep] [-v]\n"
 		"       fault_checker --selftest   (the classification, on hand-written logs)\n"
 		"  --cycles N / --seconds S   stop the faults after N cycles or S seconds\n"
 		"                             (whichever comes first; default --seconds 60)\n"
+		"  --producers N              shoppers, one sending process each (3)\n"
+		"  --consumers N              processes holding the users' other devices (3)\n"
+		"  --devices N                other devices per user, spread over the consumer\n"
+		"                             processes (default 2, at most --consumers)\n"
 		"  --faults LIST              comma-separated: soukd-kill, soukd-stop,\n"
 		"                             client-kill, proxy (default: all)\n"
 		"  --interval-ms MS           mean time between a producer's values (100)\n"
@@ -1203,6 +1216,8 @@ int main(int argc, char **argv)
 			g.producers = atoi(v);
 		else if (strcmp(a, "--consumers") == 0)
 			g.consumers = atoi(v);
+		else if (strcmp(a, "--devices") == 0)
+			g.devices = atoi(v);
 		else if (strcmp(a, "--faults") == 0)
 			g.faults = parse_faults(v);
 		else if (strcmp(a, "--interval-ms") == 0)
@@ -1215,6 +1230,10 @@ int main(int argc, char **argv)
 	if (g.producers < 1 || g.producers > MAX_PRODUCERS || g.consumers < 1 ||
 	    g.consumers > MAX_CONSUMERS || g.faults < 0 || g.interval_ms < 1 ||
 	    g.drain_timeout_s < 1 || g.cycles_max < 0 || g.seconds < 0)
+		return usage();
+	if (!g.devices)
+		g.devices = g.consumers < 2 ? g.consumers : 2;
+	if (g.devices < 1 || g.devices > g.consumers)
 		return usage();
 	if (!g.cycles_max && !g.seconds)
 		g.seconds = 60;
