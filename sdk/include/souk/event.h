@@ -101,8 +101,9 @@ SOUK_API int souk_event_get_typing(const souk_event *event);
 /* CONNECTION_STATE: the new state. */
 SOUK_API souk_connection_state souk_event_get_connection_state(const souk_event *event);
 
-/* CONNECTION_STATE, TOKEN_NEEDED, CONTEXT_FAILED: why — a SOUK_E* code (0 when nothing went wrong),
- * the server's wire code when it sent one (docs/protocol.md), and an English message. */
+/* CONNECTION_STATE, TOKEN_NEEDED, CONTEXT_FAILED: why — a SOUK_E* code (0 when nothing
+ * went wrong), the server's wire code when it sent one (docs/protocol.md), and an English
+ * message. */
 SOUK_API int souk_event_get_error(const souk_event *event);
 SOUK_API int souk_event_get_wire_code(const souk_event *event);
 SOUK_API const char *SOUK_NULLABLE souk_event_get_error_message(const souk_event *event);
