@@ -459,6 +459,45 @@ static souk_wire_status validate_server_frame(const Souk__V1__Frame *f)
 	}
 }
 
+/* protobuf-c accepts a field numbered 0 (e.g. the tag bytes 0x82 0x00) as an unknown
+ * field and keeps it; re-encoding then writes a tag no decoder accepts, so a stored
+ * message would poison every sync page that holds it. Field 0 is invalid protobuf:
+ * refuse the frame. Walks every sub-message through the descriptors. */
+static int has_field_zero(const ProtobufCMessage *m, int depth)
+{
+	if (!m || depth > 32)
+		return depth > 32;
+	for (unsigned i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0)
+			return 1;
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		const char *base = (const char *)m;
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			uint32_t which = *(const uint32_t *)(base + f->quantifier_offset);
+			if (which != f->id)
+				continue;
+		}
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			ProtobufCMessage *const *arr =
+				*(ProtobufCMessage *const *const *)(base + f->offset);
+			for (size_t k = 0; k < n; k++)
+				if (has_field_zero(arr[k], depth + 1))
+					return 1;
+		} else {
+			const ProtobufCMessage *sub =
+				*(ProtobufCMessage *const *)(base + f->offset);
+			if (has_field_zero(sub, depth + 1))
+				return 1;
+		}
+	}
+	return 0;
+}
+
 souk_wire_status souk_wire_decode_keep(const uint8_t *buf, size_t len, int from_client,
 				       Souk__V1__Frame **out)
 {
@@ -474,6 +513,8 @@ souk_wire_status souk_wire_decode_keep(const uint8_t *buf, size_t len, int from_
 		return FAIL(SOUK__V1__ERROR_CODE__BAD_FRAME,
 			    "frame is not a valid souk.v1.Frame encoding");
 	*out = f;
+	if (has_field_zero(&f->base, 0))
+		return FAIL(SOUK__V1__ERROR_CODE__BAD_FRAME, "frame carries a field numbered 0");
 	return from_client ? validate_client_frame(f) : validate_server_frame(f);
 }
 

@@ -64,12 +64,30 @@ int auth_verify(const store_app *app, const char *token, int64_t now_s, char *us
 	*why = "token is not a well-formed JWT";
 	if (!token || strlen(token) > SOUK_WIRE_MAX_TOKEN)
 		return code;
+	/* Compact JWS is three base64url segments. libjwt's decoder skips characters outside
+	 * the alphabet, so junk inside a signature would otherwise still verify. */
+	int dots = 0;
+	for (const char *p = token; *p; p++) {
+		if (*p == '.')
+			dots++;
+		else if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			   (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+			return code;
+	}
+	if (dots != 2)
+		return code;
 
 	/* Parse without verifying, only to read the header's kid and alg. Nothing from this
 	 * parse is trusted beyond choosing the key. */
 	if (jwt_decode(&peek, token, NULL, 0) != 0 || !peek)
 		return code;
 	const char *kid = jwt_get_header(peek, "kid");
+	char *kid_json = kid ? NULL : jwt_get_headers_json(peek, "kid");
+	if (kid_json) { /* present but not a string */
+		free(kid_json);
+		*why = "token kid is not a string";
+		goto out;
+	}
 	const store_key *key = find_key(app, kid ? kid : "default");
 	if (!key) {
 		*why = "token kid names no active key of this app";
@@ -79,8 +97,9 @@ int auth_verify(const store_app *app, const char *token, int64_t now_s, char *us
 	jwt_alg_t want = jwt_str_alg(key->alg);
 	/* without a key libjwt reports alg NONE; the header names the claimed one */
 	const char *claimed = jwt_get_header(peek, "alg");
+	/* JOSE alg names are case-sensitive (libjwt's jwt_str_alg is not) */
 	if (want == JWT_ALG_INVAL || want == JWT_ALG_NONE || !claimed ||
-	    jwt_str_alg(claimed) != want) {
+	    strcmp(claimed, key->alg) != 0) {
 		*why = "token alg is not the algorithm of its key";
 		goto out;
 	}
@@ -114,7 +133,7 @@ int auth_verify(const store_app *app, const char *token, int64_t now_s, char *us
 		*why = "token nbf/iat is not a number";
 		goto out;
 	}
-	if (exp + AUTH_CLOCK_SKEW_S < now_s) {
+	if (exp < now_s - AUTH_CLOCK_SKEW_S) { /* (exp + skew would overflow near LONG_MAX) */
 		code = SOUK__V1__ERROR_CODE__TOKEN_EXPIRED;
 		*why = "token has expired";
 		goto out;

@@ -1010,7 +1010,8 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			c->rx = nb;
 			c->rx_cap = cap;
 		}
-		memcpy(c->rx + c->rx_len, in, len);
+		if (len)
+			memcpy(c->rx + c->rx_len, in, len);
 		c->rx_len += len;
 		if (final) {
 			on_frame(c, c->rx, c->rx_len);

@@ -95,6 +95,22 @@ class AuthTest(unittest.TestCase):
                         self.ec_pub_pem)
         self.refused(tok, E.TOKEN_INVALID)
 
+    def test_alg_name_is_case_sensitive(self):
+        tok = hs256_raw({"alg": "hs256", "typ": "JWT"}, self.claims(), self.secret.encode())
+        self.refused(tok, E.TOKEN_INVALID)
+
+    def test_kid_must_be_a_string(self):
+        tok = hs256_raw({"alg": "HS256", "typ": "JWT", "kid": 5}, self.claims(),
+                        self.secret.encode())
+        self.refused(tok, E.TOKEN_INVALID)
+
+    def test_junk_inside_the_signature(self):
+        tok = self.s.token("alice")
+        self.refused(tok[:-6] + "!" + tok[-6:], E.TOKEN_INVALID)
+
+    def test_exp_far_in_the_future_is_not_an_overflow(self):
+        self.accepted(jwt.encode(self.claims(exp=2**62), self.secret, algorithm="HS256"))
+
     def test_wrong_secret(self):
         tok = jwt.encode(self.claims(), "not-the-secret", algorithm="HS256")
         self.refused(tok, E.TOKEN_INVALID)

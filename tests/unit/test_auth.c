@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -113,6 +114,20 @@ static void refuses_bad_tokens(void **state)
 			fail_msg("case %zu: got %d want %d", i, got, cases[i].code);
 		free(cases[i].tok);
 	}
+	/* exp near LONG_MAX is a token that never expires, not an overflow */
+	char *t0 = token(SECRET, "a", NOW, LONG_MAX, 0, NULL, JWT_ALG_HS256);
+	assert_int_equal(verify(&a, t0, user), 0);
+	free(t0);
+	/* junk inside the signature (libjwt's base64 would skip it) */
+	t0 = token(SECRET, "a", NOW, NOW + 60, 0, NULL, JWT_ALG_HS256);
+	size_t l = strlen(t0);
+	char *junk = malloc(l + 2);
+	memcpy(junk, t0, l - 4);
+	junk[l - 4] = '!';
+	memcpy(junk + l - 3, t0 + l - 4, 5);
+	assert_int_equal(verify(&a, junk, user), SOUK__V1__ERROR_CODE__TOKEN_INVALID);
+	free(junk);
+	free(t0);
 	/* a sub longer than an id may be */
 	char sub[200];
 	memset(sub, 'u', sizeof(sub) - 1);

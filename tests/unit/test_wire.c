@@ -288,6 +288,57 @@ static void splice_events_splits_at_the_frame_limit(void **state)
 	free(conv);
 }
 
+static void field_zero_is_refused(void **state)
+{
+	(void)state;
+	/* a Send whose Content carries an unknown field numbered 0 (tag 0x82 0x00): storing
+	 * and re-encoding it would write a tag that no decoder accepts */
+	Souk__V1__Send s;
+	Souk__V1__Content c;
+	Souk__V1__Text t;
+	uint8_t cmid[16] = {9};
+	uint8_t buf[256];
+	size_t n = souk__v1__frame__pack(send_frame(&s, &c, &t, cmid, "hi"), buf);
+	/* rebuild with the content's field 0 appended: frame = ... send(13) { ... content(3) } */
+	Souk__V1__Content c2 = c;
+	size_t clen = souk__v1__content__get_packed_size(&c2);
+	uint8_t cbuf[64];
+	souk__v1__content__pack(&c2, cbuf);
+	cbuf[clen++] = 0x82;
+	cbuf[clen++] = 0x00;
+	cbuf[clen++] = 0x00; /* varint value 0 */
+	uint8_t sbuf[128];
+	size_t sl = 0;
+	sbuf[sl++] = 0x0a;
+	sbuf[sl++] = 16;
+	memcpy(sbuf + sl, cmid, 16);
+	sl += 16;
+	sbuf[sl++] = 0x12;
+	sbuf[sl++] = 6;
+	memcpy(sbuf + sl, "conv_1", 6);
+	sl += 6;
+	sbuf[sl++] = 0x1a;
+	sbuf[sl++] = (uint8_t)clen;
+	memcpy(sbuf + sl, cbuf, clen);
+	sl += clen;
+	n = 0;
+	buf[n++] = 0x6a; /* field 13, length-delimited */
+	buf[n++] = (uint8_t)sl;
+	memcpy(buf + n, sbuf, sl);
+	n += sl;
+	Souk__V1__Frame *out = NULL;
+	souk_wire_status st = souk_wire_decode(buf, n, 1, &out);
+	assert_int_equal(st.code, SOUK__V1__ERROR_CODE__BAD_FRAME);
+	assert_null(out);
+	/* the same frame without the stray field is fine */
+	n -= 3;
+	buf[1] = (uint8_t)(sl - 3);
+	buf[2 + 16 + 2 + 2 + 6 + 1] = (uint8_t)(clen - 3);
+	st = souk_wire_decode(buf, n, 1, &out);
+	assert_int_equal(st.code, 0);
+	souk_wire_frame_free(out);
+}
+
 static void error_names(void **state)
 {
 	(void)state;
@@ -307,6 +358,7 @@ int main(void)
 		cmocka_unit_test(content_validation),
 		cmocka_unit_test(splice_events_roundtrip),
 		cmocka_unit_test(splice_events_splits_at_the_frame_limit),
+		cmocka_unit_test(field_zero_is_refused),
 		cmocka_unit_test(error_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
