@@ -11,7 +11,12 @@ PKGS=(
   libssl-dev openssl libjwt-dev libjansson-dev libcmocka-dev libpq-dev
   python3 python3-protobuf protobuf-compiler python3-websocket python3-jwt python3-cryptography
   curl procps
+  # bindings: JDK 17 for the Kotlin/JNI binding on the desktop JVM (kotlinc comes from npm:
+  # bindings/android/scripts/install-kotlin.sh, run by ctest's kotlin_build)
+  openjdk-17-jdk-headless
 )
+# npm for the Kotlin compiler; a machine whose Node.js already ships npm keeps it
+command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
