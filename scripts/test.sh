@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test (ctest): a normal build, then the whole suite again
-# under AddressSanitizer + UndefinedBehaviorSanitizer. Exits non-zero on any failure.
+# under AddressSanitizer + UndefinedBehaviorSanitizer, then the libFuzzer targets for a
+# short time each (clang). Exits non-zero on any failure.
 #   scripts/test.sh            both passes
-#   SOUK_SKIP_SANITIZE=1 ...   the normal pass only
+#   SOUK_SKIP_SANITIZE=1 ...   skip the sanitizer pass
+#   SOUK_SKIP_FUZZ=1 ...       skip the libFuzzer pass (clang, ctest -L fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,5 +27,14 @@ if [ "${SOUK_SKIP_SANITIZE:-0}" != "1" ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd "$ROOT/build-sanitize" && ctest --output-on-failure -j"$JOBS" --timeout 900)
+fi
+if [ "${SOUK_SKIP_FUZZ:-0}" != "1" ]; then
+  echo "== build (clang, libFuzzer targets, address,undefined)"
+  CC=clang cmake -S . -B "$ROOT/build-fuzz" -DCMAKE_BUILD_TYPE=Debug -DSOUK_FUZZ=ON \
+        -DSOUK_SANITIZE=address,undefined -DSOUK_BUILD_SDK=OFF -DSOUK_BUILD_BENCH=OFF \
+        -DSOUK_FUZZ_SECONDS="${SOUK_FUZZ_SECONDS:-15}" >/dev/null
+  cmake --build "$ROOT/build-fuzz" -j"$JOBS"
+  echo "== ctest -L fuzz (each target ${SOUK_FUZZ_SECONDS:-15} s)"
+  (cd "$ROOT/build-fuzz" && ctest --output-on-failure -L fuzz -j1)
 fi
 echo "== all tests passed"

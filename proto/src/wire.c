@@ -512,9 +512,12 @@ souk_wire_status souk_wire_decode_keep(const uint8_t *buf, size_t len, int from_
 	if (!f)
 		return FAIL(SOUK__V1__ERROR_CODE__BAD_FRAME,
 			    "frame is not a valid souk.v1.Frame encoding");
-	*out = f;
-	if (has_field_zero(&f->base, 0))
+	if (has_field_zero(&f->base, 0)) {
+		/* not a valid encoding at all: no frame, as when protobuf-c refuses */
+		souk_wire_frame_free(f);
 		return FAIL(SOUK__V1__ERROR_CODE__BAD_FRAME, "frame carries a field numbered 0");
+	}
+	*out = f;
 	return from_client ? validate_client_frame(f) : validate_server_frame(f);
 }
 
