@@ -304,6 +304,25 @@ static int parse_content(const json_t *j, Souk__V1__Content *c, perr *e)
 	return 0;
 }
 
+Souk__V1__ProductCard *payload_product_from_json(const json_t *j, const char *path, char *err,
+						 size_t errlen)
+{
+	perr e = {err, errlen};
+	Souk__V1__ProductCard *p = NULL;
+	if (product(j, path, &p, &e) == 0) {
+		Souk__V1__Content c = SOUK__V1__CONTENT__INIT;
+		c.kind_case = SOUK__V1__CONTENT__KIND_PRODUCT;
+		c.product = p;
+		souk_wire_status st = souk_wire_validate_content(&c, SOUK_WIRE_MAX_MESSAGE);
+		if (st.code == 0)
+			return p;
+		fail(&e, "%s", st.why);
+	}
+	if (p)
+		souk__v1__product_card__free_unpacked(p, NULL);
+	return NULL;
+}
+
 Souk__V1__Content *payload_content_from_json(const json_t *j, size_t max_bytes, char *err,
 					     size_t errlen)
 {

@@ -20,6 +20,10 @@
 Souk__V1__Content *payload_content_from_json(const json_t *j, size_t max_bytes, char *err,
 					     size_t errlen);
 
+/* JSON -> ProductCard (same ownership rules; `path` names the field in messages). */
+Souk__V1__ProductCard *payload_product_from_json(const json_t *j, const char *path, char *err,
+						 size_t errlen);
+
 /* JSON -> ShoppingContext (same ownership rules). */
 Souk__V1__ShoppingContext *payload_context_from_json(const json_t *j, char *err, size_t errlen);
 

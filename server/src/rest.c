@@ -304,7 +304,8 @@ static int parse_push(json_t *body, rest_call *c, perr *e)
 		c->n_user_ids = i + 1;
 	}
 	json_t *p = json_object_get(body, "push");
-	static const char *const keys[] = {"title", "body", "image_url", "deep_link", NULL};
+	static const char *const keys[] = {"title",	"body",	   "image_url",
+					   "deep_link", "product", NULL};
 	if (!json_is_object(p))
 		return bad(e, "%s must be an object with title and/or body", "push");
 	if (only_keys(p, keys, e))
@@ -317,6 +318,11 @@ static int parse_push(json_t *body, rest_call *c, perr *e)
 	    push_str(p, "body", 4096, &c->push->body, e) ||
 	    push_str(p, "image_url", SOUK_WIRE_MAX_URL, &c->push->image_url, e) ||
 	    push_str(p, "deep_link", SOUK_WIRE_MAX_URL, &c->push->deep_link, e))
+		return -1;
+	json_t *prod = json_object_get(p, "product");
+	if (prod && !json_is_null(prod) &&
+	    !(c->push->product =
+		      payload_product_from_json(prod, "push.product", e->msg, sizeof(e->msg))))
 		return -1;
 	if (!c->push->title[0] && !c->push->body[0])
 		return bad(e, "%s needs a title or a body", "push");

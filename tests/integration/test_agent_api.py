@@ -391,7 +391,9 @@ class RestTest(unittest.TestCase):
         st, j = self.api.call("POST", "/v1/push", {
             "user_ids": ["u0", "u1", "u2"],
             "push": {"title": "Summer sale", "body": "-30% on sneakers",
-                     "deep_link": "shop://sale"}})
+                     "deep_link": "shop://sale",
+                     "product": {"product_id": "sku-9", "title": "Sneaker",
+                                 "price": {"amount_minor": 5900, "currency": "EUR"}}}})
         self.assertEqual(st, 202, j)
         self.assertEqual((j["targeted"], j["stored"]), (3, 3))
         for dev in online:
@@ -399,6 +401,7 @@ class RestTest(unittest.TestCase):
             self.assertEqual(ev.WhichOneof("body"), "push")
             self.assertEqual((ev.push.push_id, ev.push.title, ev.push.deep_link),
                              (j["push_id"], "Summer sale", "shop://sale"))
+            self.assertEqual(ev.push.product.price.amount_minor, 5900)
         late = Client(self.s)
         late.login("u2", device="phone")
         evs = late.sync()
@@ -413,7 +416,8 @@ class RestTest(unittest.TestCase):
                     {"user_ids": ["a"], "push": {}},
                     {"user_ids": ["a"], "push": {"title": 3}},
                     {"user_ids": [""], "push": {"title": "x"}},
-                    {"user_ids": ["a"], "push": {"title": "x", "sound": "ding"}}):
+                    {"user_ids": ["a"], "push": {"title": "x", "sound": "ding"}},
+                    {"user_ids": ["a"], "push": {"title": "x", "product": {"title": 1}}}):
             st, j = self.api.call("POST", "/v1/push", bad)
             self.assertEqual(st, 400, (bad, j))
 
