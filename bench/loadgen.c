@@ -43,9 +43,12 @@ typedef struct qframe {
 	size_t len;
 } qframe;
 
+typedef struct attempt attempt;
+
 typedef struct dev {
 	struct lws *wsi;
-	int idx; /* device index in the worker */
+	attempt *att; /* the current connection attempt; callbacks of older ones are ignored */
+	int idx;      /* device index in the worker */
 	int user;
 	int role;
 	enum dstate state;
@@ -62,6 +65,13 @@ typedef struct dev {
 	uint64_t counter;
 	int64_t sent, acked;
 } dev;
+
+/* The libwebsockets user data of one connection attempt (freed at LWS_CALLBACK_WSI_DESTROY):
+ * a late callback of a previous attempt must not touch the device's current connection. */
+struct attempt {
+	dev *d;
+	int lost;
+};
 
 enum phase { P_SETUP, P_WAIT_GO, P_RUN, P_DRAIN, P_END };
 
@@ -214,6 +224,11 @@ static void connect_dev(dev *d)
 {
 	char src[32];
 	lg_src_addr(W.o, d->idx, src, sizeof(src));
+	attempt *a = calloc(1, sizeof(*a));
+	if (!a)
+		return;
+	a->d = d;
+	d->att = a;
 	struct lws_client_connect_info ci;
 	memset(&ci, 0, sizeof(ci));
 	ci.context = W.ctx;
@@ -225,14 +240,19 @@ static void connect_dev(dev *d)
 	ci.protocol = SOUK_WIRE_SUBPROTOCOL;
 	ci.local_protocol_name = SOUK_WIRE_SUBPROTOCOL;
 	ci.iface = src;
-	ci.userdata = d;
-	ci.pwsi = &d->wsi;
+	ci.userdata = a;
 	d->state = D_CONNECTING;
 	d->attempts++;
 	d->rx_len = 0;
 	W.n_pending++;
-	if (!lws_client_connect_via_info(&ci) && d->state == D_CONNECTING) {
-		/* refused at once (lws may also have called CONNECTION_ERROR: then lost() ran) */
+	struct lws *wsi = lws_client_connect_via_info(&ci);
+	if (wsi) {
+		if (d->att == a)
+			d->wsi = wsi;
+	} else if (d->att == a) {
+		/* refused before any callback: nothing of libwebsockets refers to `a` */
+		d->att = NULL;
+		free(a);
 		d->wsi = NULL;
 		d->state = D_WAIT;
 		W.n_pending--;
@@ -316,7 +336,7 @@ static void on_events(dev *d, Souk__V1__Event **ev, size_t n, int page)
 		if (t >= W.t_measure_ns && t < W.t_end_ns)
 			lg_lat_add(&W.lat, now - t);
 	}
-	if (n)
+	if (n && !W.o->no_ack)
 		send_ack(d, d->last_seq);
 }
 
@@ -550,13 +570,20 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 
 static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	dev *d = user;
+	attempt *a = user;
+	dev *d = a ? a->d : NULL;
+	int cur = a && d->att == a && !a->lost;
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		if (!cur)
+			return -1;
+		d->wsi = wsi;
 		d->state = D_HELLO;
 		send_hello(d);
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE: {
+		if (!cur)
+			return -1;
 		int first = lws_is_first_fragment(wsi),
 		    final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
 		if (first && final && d->rx_len == 0) {
@@ -582,6 +609,8 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		break;
 	}
 	case LWS_CALLBACK_CLIENT_WRITEABLE: {
+		if (!cur)
+			return -1;
 		qframe *q = d->qh;
 		if (!q)
 			break;
@@ -598,15 +627,21 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		break;
 	}
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (d) {
-			if (W.last_error_code == 0 && in)
+	case LWS_CALLBACK_CLIENT_CLOSED:
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (!a)
+			break;
+		if (cur) {
+			if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR && in && W.errors == 0)
 				fprintf(stderr, "loadgen: connect: %s\n", (const char *)in);
+			a->lost = 1;
 			lost(d);
 		}
-		break;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		if (d)
-			lost(d);
+		if (reason == LWS_CALLBACK_WSI_DESTROY) {
+			if (d->att == a)
+				d->att = NULL;
+			free(a);
+		}
 		break;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		if (W.phase == P_WAIT_GO && atomic_load(&lg_go))

@@ -35,6 +35,7 @@ typedef struct lg_opts {
 	int body_bytes;	      /* message body size */
 	const char *lat_file; /* pair: latencies (uint32 microseconds) are written here */
 	double timeout_s;     /* setup and wait limit */
+	int no_ack;	      /* experiments: never send Ack{seq} (libsouk always does) */
 } lg_opts;
 
 /* Clocks. */

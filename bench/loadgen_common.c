@@ -136,7 +136,8 @@ static void usage(void)
 		"  --prefix P --first N --users N   user ids P<N>..P<N+users-1>\n"
 		"  --src-base N --src-count N       bind to 127.0.0.N.. (round robin)\n"
 		"  --rate R --window W --warmup S --duration S --lat-file F   (pair)\n"
-		"  --per-user N (fill)  --after SEQ (storm)  --body-bytes N  --timeout S\n");
+		"  --per-user N (fill)  --after SEQ (storm)  --body-bytes N  --timeout S\n"
+		"  --no-ack 1  (experiments: devices never ack what they received)\n");
 }
 
 int main(int argc, char **argv)
@@ -201,6 +202,8 @@ int main(int argc, char **argv)
 			o.lat_file = v;
 		else if (!strcmp(k, "--timeout"))
 			o.timeout_s = atof(v);
+		else if (!strcmp(k, "--no-ack"))
+			o.no_ack = atoi(v);
 		else {
 			usage();
 			return 2;

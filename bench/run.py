@@ -355,6 +355,8 @@ def run_pairs(ctx, port, proto, app, rate, tag, lat):
     # the workers (their pairs differ by one at most), with room for 64 in flight per sender
     extra = ["--window", p["window"] if rate == 0 else 64, "--rate", "%.3f" % (rate / nw),
              "--warmup", p["warmup"], "--duration", p["duration"], "--body-bytes", p["body"]]
+    if proto == "souk" and os.environ.get("SOUK_BENCH_NO_ACK"):  # experiments only
+        extra += ["--no-ack", 1]
     w = Workers(ctx["bins"], proto, "pair", npairs, nw, port, ctx["work"], tag, app,
                 prefix="pair", timeout=p["timeout"], lat=lat, extra=extra)
     rd = w.ready()
@@ -380,8 +382,9 @@ def finish_pairs(w, p):
 def sc_durable(ctx):
     p, b, work = ctx["p"], ctx["bins"], ctx["work"]
     s = Soukd(b, work, "durable")
-    det = {"pairs": p["pairs"], "clients": 2 * p["pairs"], "window_per_sender": p["window"],
-           "body_bytes": p["body"]}
+    det = ctx["det"]
+    det.update({"pairs": p["pairs"], "clients": 2 * p["pairs"], "window_per_sender": p["window"],
+                "body_bytes": p["body"]})
     try:
         # 1. saturation: every sender keeps `window` sends in flight (closed loop)
         w = run_pairs(ctx, s.port, "souk", s.app, 0, "durable-max", False)
@@ -428,7 +431,7 @@ def sc_durable(ctx):
 def sc_fanout(ctx):
     p, b, work = ctx["p"], ctx["bins"], ctx["work"]
     s = Soukd(b, work, "fanout")
-    det = {}
+    det = ctx["det"]
     try:
         # stored: one push for users that are all offline (never connected)
         ids = ["off%d" % i for i in range(p["fanout_stored"])]
@@ -466,7 +469,8 @@ def sc_storm(ctx):
     p, b, work = ctx["p"], ctx["bins"], ctx["work"]
     n, behind = p["storm_devices"], p["storm_behind"]
     s = Soukd(b, work, "storm")
-    det = {"devices": n, "behind": behind}
+    det = ctx["det"]
+    det.update({"devices": n, "behind": behind})
     try:
         # the devices are known to the server: each connected once (and was caught up)
         w = Workers(b, "souk", "idle", n, p["workers"], s.port, work, "storm-reg", s.app,
@@ -515,7 +519,7 @@ def sc_sdk(ctx):
     p, b, work = ctx["p"], ctx["bins"], ctx["work"]
     d = os.path.join(work, "sdk")
     os.makedirs(d)
-    det = {}
+    det = ctx["det"]
     det["send"] = sdkbench(ctx, "send", d, p["sdk_sends"])
     det["raw"] = sdkbench(ctx, "raw", d, p["raw_rows"], p["raw_batch"])
     s = Soukd(b, work, "sdk-server")
@@ -610,11 +614,19 @@ def main():
         ap.add_argument("--" + k)
     ap.add_argument("--out", help="JSON file (default bench/results/latest.json; smoke: none)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a count of the run (e.g. storm_devices=2000); such a "
+                    "run is not the benchmark")
     ap.add_argument("--wait-quiet", type=float, default=0,
                     help="wait up to this many seconds for the 1-minute load average < 0.5")
     a = ap.parse_args()
 
     p = dict(SMOKE if a.smoke else FULL)
+    for kv in a.set:
+        k, _, v = kv.partition("=")
+        if k not in p:
+            ap.error("unknown parameter %s (one of %s)" % (k, ", ".join(sorted(p))))
+        p[k] = type(p[k])(v)
     only = [x for x in a.only.split(",") if x] or SCENARIOS
     for x in only:
         if x not in RUNNERS:
@@ -645,16 +657,16 @@ def main():
     for name in only:
         log("scenario", name, "(load average %s)" % loadavg())
         t0 = time.monotonic()
-        la = loadavg()
+        ctx["det"] = det = {"load_average_before": loadavg()}
         try:
             figs, det = RUNNERS[name](ctx)
             res.update(figs)
-            det["load_average_before"] = la
-            det["scenario_s"] = round(time.monotonic() - t0, 2)
-            res["details"][name] = det
         except Exception as e:  # record and go on: one broken scenario keeps the others
             log("scenario", name, "failed:", repr(e))
             res["errors"][name] = repr(e)
+        det["load_average_before"] = ctx["det"]["load_average_before"]
+        det["scenario_s"] = round(time.monotonic() - t0, 2)
+        res["details"][name] = det
     res["load_average"]["end"] = loadavg()
     expected = [f for s in only for f in FIG_OF[s]]
     res["figures_missing"] = [f for f in expected if not isinstance(res.get(f), (int, float))]
