@@ -14,8 +14,11 @@
  *    (reset, latency, slice, stall, halfopen), sometimes laid over another fault.
  * 3. Drain: faults stop, soukd runs, the proxy resets every connection and turns clean,
  *    producers stop producing (SIGUSR1) and empty their outboxes; the checker waits until
- *    every reader has read its user's highest promised value (bounded by --drain-timeout,
- *    a guard against hangs, never a pass/fail timing), then stops everything cleanly.
+ *    every reader has read its user's highest promised value, then stops everything
+ *    cleanly. A process that has not caught up after --drain-timeout (a bound against
+ *    hangs, not a speed requirement) is stuck: an error; it is restarted on its database,
+ *    as a user would force-quit the app, and the drain goes on once more, so that the
+ *    check can still tell loss from a stall.
  * 4. Check: every value is classified from the logs (fault_client.c describes them):
  *      ok          acked by the server and read exactly once, in order, by every device
  *      lost        promised (acked, or accepted by send_text) or read somewhere, and
@@ -27,7 +30,7 @@
  *    and one line is printed:
  *      checker: values=N ok=N lost=N duplicated=N unexpected=N reordered=N recovered=N cycles=N
  *    The exit status is non-zero when lost, duplicated, unexpected or reordered is not 0,
- *    or when a process crashed or soukd did not stop cleanly.
+ *    or when a process crashed or got stuck, or soukd did not stop cleanly.
  *
  * Binaries: $SOUKD, $SOUKCTL, $FAULT_CLIENT, $FAULTPROXY, else the ones of the build tree
  * (compiled in). Every child gets PR_SET_PDEATHSIG, so nothing outlives the controller.
@@ -102,6 +105,7 @@ static struct {
 	/* tallies */
 	long cycles, soukd_kills, soukd_stops, client_kills, proxy_faults;
 	int errors; /* crashes, unclean stops */
+	int stalls; /* processes stuck in the drain phase */
 } g;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -747,15 +751,18 @@ static void rlog_free(rlog *r)
 
 /* 1 when every producer emptied its outbox and every device read its user's highest
  * promised value. `why` says what is missing. */
-static int drained(char *why, size_t len)
+static int drained(char *why, size_t len, int *lagging)
 {
 	why[0] = '\0';
 	int ok = 1;
+	for (int i = 0; i < g.nprocs; i++)
+		lagging[i] = 0;
 	for (int u = 0; u < g.producers; u++) {
 		plog p;
 		plog_read(&p, u);
 		if (!p.drained) {
 			snprintf(why + strlen(why), len - strlen(why), " p%d:outbox", u);
+			lagging[u] = 1;
 			ok = 0;
 		}
 		for (int j = 0; j < g.consumers; j++) {
@@ -767,6 +774,7 @@ static int drained(char *why, size_t len)
 				snprintf(why + strlen(why), len - strlen(why),
 					 " c%d-u%d:%" PRIu64 "/%" PRIu64, j, u, r.max_ctr,
 					 p.max_promised);
+				lagging[g.producers + j] = 1;
 				ok = 0;
 			}
 			rlog_free(&r);
@@ -793,12 +801,36 @@ static void drain(void)
 		else if (p->producer)
 			kill(p->pid, SIGUSR1);
 	}
-	int64_t start = fu_now_ms(), last_report = start;
+	int64_t start = fu_now_ms(), last_report = start, round_start = start;
 	char why[4096];
-	while (!drained(why, sizeof(why))) {
+	int lagging[MAX_PRODUCERS + MAX_CONSUMERS];
+	int round = 0;
+	while (!drained(why, sizeof(why), lagging)) {
 		int64_t now = fu_now_ms();
-		if (now - start > g.drain_timeout_s * 1000) {
-			say("drain: gave up after %ld s; still missing:%s", g.drain_timeout_s, why);
+		if (now - round_start > g.drain_timeout_s * 1000 && round == 0) {
+			/* a device that makes no progress with the server up and the network clean
+			 * is stuck (a liveness failure, counted as an error). Restart it, as a user
+			 * would force-quit the app, so that the check can still tell whether
+			 * anything was lost. */
+			say("drain: ERROR: no catch-up within %ld s (missing:%s); restarting the "
+			    "stuck processes on their databases",
+			    g.drain_timeout_s, why);
+			for (int i = 0; i < g.nprocs; i++) {
+				proc *p = &g.procs[i];
+				if (!lagging[i])
+					continue;
+				say("drain: stuck: %s %d", p->producer ? "producer" : "consumer",
+				    p->idx);
+				g.stalls++;
+				kill_wait(p->pid, SIGKILL);
+				p->pid = 0;
+				start_client(p);
+			}
+			round = 1;
+			round_start = now;
+		} else if (now - round_start > g.drain_timeout_s * 1000) {
+			say("drain: gave up after another %ld s; still missing:%s",
+			    g.drain_timeout_s, why);
 			break;
 		}
 		if (now - last_report > 10000) {
@@ -1021,8 +1053,9 @@ static int check(tally *t)
 	    "failed=%ld events_dropped=%ld missed_events=%ld",
 	    t->promised, t->acked, t->unknown, t->reads, t->readers, t->send_errors, t->failed,
 	    t->dropped, t->missed_events);
-	say("faults: soukd_kills=%ld soukd_stops=%ld client_kills=%ld proxy_faults=%ld errors=%d",
-	    g.soukd_kills, g.soukd_stops, g.client_kills, g.proxy_faults, g.errors);
+	say("faults: soukd_kills=%ld soukd_stops=%ld client_kills=%ld proxy_faults=%ld errors=%d "
+	    "stuck=%d",
+	    g.soukd_kills, g.soukd_stops, g.client_kills, g.proxy_faults, g.errors, g.stalls);
 	return t->lost || t->duplicated || t->unexpected || t->reordered || t->missed_events ||
 	       t->dropped || t->failed;
 }
@@ -1123,10 +1156,26 @@ static void at_exit(void)
 		nftw(g.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* SIGINT/SIGTERM/SIGHUP: async-signal-safe only — kill the children by pid, keep the run
+ * directory for a look, leave. */
 static void on_interrupt(int sig)
 {
 	(void)sig;
-	exit(2); /* at_exit() cleans up */
+	for (int i = 0; i < g.nprocs; i++)
+		if (g.procs[i].pid > 0)
+			kill(g.procs[i].pid, SIGKILL);
+	if (g.soukd_pid > 0) {
+		kill(g.soukd_pid, SIGCONT);
+		kill(g.soukd_pid, SIGKILL);
+	}
+	if (g.proxy_pid > 0)
+		kill(g.proxy_pid, SIGKILL);
+	static const char msg[] = "\nfault: interrupted; the run directory is kept: ";
+	ssize_t w = write(2, msg, sizeof(msg) - 1);
+	w += write(2, g.dir, strlen(g.dir));
+	w += write(2, "\n", 1);
+	(void)w;
+	_exit(2);
 }
 
 static const char *env_or(const char *name, const char *def)
@@ -1175,7 +1224,9 @@ static int usage(void)
 		"  --faults LIST              comma-separated: soukd-kill, soukd-stop,\n"
 		"                             client-kill, proxy (default: all)\n"
 		"  --interval-ms MS           mean time between a producer's values (100)\n"
-		"  --drain-timeout S          upper bound of the drain phase (300)\n"
+		"  --drain-timeout S          how long the drain may take before a device that\n"
+		"                             did not catch up counts as stuck and is restarted\n"
+		"                             (120; a bound against hangs, not a speed limit)\n"
 		"  --keep                     keep the run directory (kept anyway on failure)\n"
 		"binaries: $SOUKD, $SOUKCTL, $FAULT_CLIENT, $FAULTPROXY override the built ones\n");
 	return 2;
@@ -1188,7 +1239,7 @@ int main(int argc, char **argv)
 	g.consumers = 3;
 	g.faults = F_ALL;
 	g.interval_ms = 100;
-	g.drain_timeout_s = 300;
+	g.drain_timeout_s = 120;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--keep") == 0) {
@@ -1243,7 +1294,6 @@ int main(int argc, char **argv)
 	g.proxy = env_or("FAULTPROXY", FAULT_DEFAULT_PROXY);
 	fu_rng_seed(&g.rng, g.seed);
 	g.t0 = fu_now_ms();
-	setvbuf(stderr, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_interrupt);
 	signal(SIGTERM, on_interrupt);
@@ -1266,8 +1316,8 @@ int main(int argc, char **argv)
 	stop_all();
 	tally t;
 	int bad = check(&t);
-	if (bad || g.errors)
+	if (bad || g.errors || g.stalls)
 		g.keep = 1;
 	fprintf(stderr, "fault: seed %" PRIu64 "\n", g.seed);
-	return bad || g.errors ? 1 : 0;
+	return bad || g.errors || g.stalls ? 1 : 0;
 }
