@@ -312,6 +312,38 @@ static int read_port(const char *path)
 	return port;
 }
 
+/*
+ * A port for soukd that no outgoing connection can take while soukd is down: below the
+ * kernel's ephemeral range (a port it picked itself would be in that range, and any
+ * connect() on the machine may get it as its source port between a kill and the restart:
+ * EADDRINUSE). Checked free by binding it.
+ */
+static int pick_port(void)
+{
+	int lo = 32768;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (f) {
+		if (fscanf(f, "%d", &lo) != 1)
+			lo = 32768;
+		fclose(f);
+	}
+	int top = lo > 12000 ? lo - 1 : 32767, bottom = lo > 12000 ? 10000 : 1024;
+	for (int i = 0; i < 200; i++) {
+		int port = (int)fu_rng_range(&g.rng, bottom, top);
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return port;
+	}
+	fatal("no free port below the ephemeral range");
+}
+
+static void proxy_cmd(const char *cmd);
+
 static void start_soukd(void)
 {
 	char data[512], port_file[512], log[512], config[512], listen[64];
@@ -326,6 +358,16 @@ static void start_soukd(void)
 	/* the port may linger after a kill (a connection in TIME_WAIT is fine with
 	 * SO_REUSEADDR, but be patient with anything else): a bounded number of attempts */
 	for (int attempt = 0; attempt < 20; attempt++) {
+		if (attempt == 10) {
+			/* taken by someone else meanwhile: move, and point the proxy there */
+			char cmd[32];
+			g.soukd_port = pick_port();
+			snprintf(listen, sizeof(listen), "127.0.0.1:%d", g.soukd_port);
+			snprintf(cmd, sizeof(cmd), "target %d", g.soukd_port);
+			say("soukd moves to port %d", g.soukd_port);
+			if (g.proxy_pid)
+				proxy_cmd(cmd);
+		}
 		g.soukd_pid = spawn(argv, log, -1);
 		g.soukd_stopped = 0;
 		/* generous bound against hangs: 60 s */
@@ -493,6 +535,7 @@ static void setup(void)
 		out[strcspn(out, "\r\n")] = '\0';
 		g.tokens[u] = strdup(out);
 	}
+	g.soukd_port = pick_port();
 	start_soukd();
 	start_proxy();
 	for (int i = 0; i < g.producers; i++)

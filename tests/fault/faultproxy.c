@@ -12,6 +12,7 @@
  *             moment) goes silent for good: bytes are read and dropped, FIN included —
  *             a peer behind a dead NAT. Only heartbeats can tell.
  *   heal      reset every connection and go back to clean (start of the drain phase)
+ *   target P  connect new connections to 127.0.0.1:P from now on
  *   stats     print counters to stderr
  *   quit      exit (so does end of input: the proxy never outlives its controller)
  *
@@ -165,6 +166,9 @@ static void command(const char *line)
 	if (strcmp(line, "heal") == 0) {
 		set_mode(M_RESET);
 		set_mode(M_CLEAN);
+	} else if (strncmp(line, "target ", 7) == 0 && atoi(line + 7) > 0 &&
+		   atoi(line + 7) < 65536) {
+		target.sin_port = htons((uint16_t)atoi(line + 7)); /* new connections */
 	} else if (strcmp(line, "stats") == 0) {
 		fprintf(stderr,
 			"faultproxy: accepted=%" PRIu64 " refused=%" PRIu64 " resets=%" PRIu64
