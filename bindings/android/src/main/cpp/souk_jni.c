@@ -57,7 +57,7 @@
 
 /* Bumped whenever a native signature below changes; Kotlin checks it at load time
  * (io.souk.internal.SoukNative.JNI_ABI). */
-#define SJ_JNI_ABI 1
+#define SJ_JNI_ABI 2
 
 #define SJ_LOG_CAP 256 /* log lines kept while the Kotlin logger is slow */
 
@@ -92,8 +92,8 @@ typedef struct sj_client {
 } sj_client;
 
 static JavaVM *g_vm;
-static jclass g_bridge, g_sink, g_message, g_conversation;
-static jmethodID m_message, m_conversation, m_event, m_error, m_deliver, m_log;
+static jclass g_bridge, g_sink, g_message, g_conversation, g_push, g_bytes;
+static jmethodID m_message, m_conversation, m_event, m_error, m_deliver, m_log, m_content, m_push;
 static atomic_int g_live; /* sj_clients not yet closed: the leak check's counter */
 
 /* ---- small helpers --------------------------------------------------------------------- */
@@ -175,6 +175,318 @@ static sj_client *J(jlong h)
 
 /* ---- snapshots to Kotlin objects ------------------------------------------------------- */
 
+/* ---- rich content, both ways ------------------------------------------------------------
+ *
+ * A souk_content crosses as (kind, fallback text, strings s[], numbers n[], per-item
+ * strings items[], per-item numbers item_nums[]) — one JNI call instead of a class per kind.
+ * The positions, the same in io.souk.internal.ContentCodec:
+ *   TEXT           s = [body]
+ *   ATTACHMENT     s = [url, mime type, file name]         n = [size, width, height]
+ *   PRODUCT        s = [product id, title, image url, url, currency]   n = [price minor]
+ *   ORDER          s = [order id, status, total currency]  n = [total minor]
+ *                  items = [product id, title, currency] per item, item_nums = [quantity, price]
+ *   QUICK_REPLIES  s = [prompt]                            items = [id, title] per reply
+ *   CSAT_SURVEY    s = [survey id, question]               n = [scale]
+ *   CSAT_ANSWER    s = [survey id, comment]                n = [rating]
+ */
+#define SJ_S 5 /* the longest s[] */
+#define SJ_N 3
+
+static jobjectArray jbytes_array(JNIEnv *env, const char *const *v, size_t n)
+{
+	if ((*env)->ExceptionCheck(env))
+		return NULL;
+	jobjectArray a = (*env)->NewObjectArray(env, (jsize)n, g_bytes, NULL);
+	for (size_t i = 0; a && i < n; i++) {
+		jbyteArray b = jbytes(env, v[i]);
+		if ((*env)->ExceptionCheck(env))
+			return NULL;
+		(*env)->SetObjectArrayElement(env, a, (jsize)i, b);
+		if (b)
+			(*env)->DeleteLocalRef(env, b);
+	}
+	return a;
+}
+
+static jlongArray jlongs(JNIEnv *env, const int64_t *v, size_t n)
+{
+	if ((*env)->ExceptionCheck(env))
+		return NULL;
+	jlongArray a = (*env)->NewLongArray(env, (jsize)n);
+	if (!a || !n)
+		return a;
+	jlong *tmp = malloc(n * sizeof(*tmp));
+	if (!tmp) {
+		throw_code(env, SOUK_ENOMEM, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = (jlong)v[i];
+	(*env)->SetLongArrayRegion(env, a, 0, (jsize)n, tmp);
+	free(tmp);
+	return a;
+}
+
+static jobject jcontent(JNIEnv *env, const souk_content *c)
+{
+	if (!c)
+		return NULL;
+	if ((*env)->PushLocalFrame(env, 16) != 0)
+		return NULL;
+	const char *s[SJ_S] = {0};
+	int64_t n[SJ_N] = {0};
+	size_t ns = 0, nn = 0, count = 0, per = 0, pern = 0;
+	const char **items = NULL;
+	int64_t *item_nums = NULL;
+	souk_content_kind kind = souk_content_get_kind(c);
+	switch (kind) {
+	case SOUK_CONTENT_TEXT:
+		s[0] = souk_content_get_text(c);
+		ns = 1;
+		break;
+	case SOUK_CONTENT_ATTACHMENT:
+		s[0] = souk_content_get_attachment_url(c);
+		s[1] = souk_content_get_attachment_mime_type(c);
+		s[2] = souk_content_get_attachment_file_name(c);
+		n[0] = (int64_t)souk_content_get_attachment_size(c);
+		n[1] = souk_content_get_attachment_width(c);
+		n[2] = souk_content_get_attachment_height(c);
+		ns = 3;
+		nn = 3;
+		break;
+	case SOUK_CONTENT_PRODUCT:
+		s[0] = souk_content_get_product_id(c);
+		s[1] = souk_content_get_product_title(c);
+		s[2] = souk_content_get_product_image_url(c);
+		s[3] = souk_content_get_product_url(c);
+		s[4] = souk_content_get_product_price_currency(c);
+		n[0] = souk_content_get_product_price_minor(c);
+		ns = 5;
+		nn = 1;
+		break;
+	case SOUK_CONTENT_ORDER:
+		s[0] = souk_content_get_order_id(c);
+		s[1] = souk_content_get_order_status(c);
+		s[2] = souk_content_get_order_total_currency(c);
+		n[0] = souk_content_get_order_total_minor(c);
+		ns = 3;
+		nn = 1;
+		count = souk_content_get_order_item_count(c);
+		per = 3;
+		pern = 2;
+		break;
+	case SOUK_CONTENT_QUICK_REPLIES:
+		s[0] = souk_content_get_quick_replies_prompt(c);
+		ns = 1;
+		count = souk_content_get_quick_reply_count(c);
+		per = 2;
+		break;
+	case SOUK_CONTENT_CSAT_SURVEY:
+		s[0] = souk_content_get_csat_survey_id(c);
+		s[1] = souk_content_get_csat_question(c);
+		n[0] = souk_content_get_csat_scale(c);
+		ns = 2;
+		nn = 1;
+		break;
+	case SOUK_CONTENT_CSAT_ANSWER:
+		s[0] = souk_content_get_csat_survey_id(c);
+		s[1] = souk_content_get_csat_comment(c);
+		n[0] = souk_content_get_csat_rating(c);
+		ns = 2;
+		nn = 1;
+		break;
+	default:
+		break;
+	}
+	if (count) {
+		items = calloc(count * per, sizeof(*items));
+		item_nums = calloc(count * (pern ? pern : 1), sizeof(*item_nums));
+		if (!items || !item_nums) {
+			free(items);
+			free(item_nums);
+			(*env)->PopLocalFrame(env, NULL);
+			throw_code(env, SOUK_ENOMEM, "out of memory");
+			return NULL;
+		}
+		for (size_t i = 0; i < count; i++) {
+			if (kind == SOUK_CONTENT_ORDER) {
+				items[i * 3] = souk_content_get_order_item_product_id(c, i);
+				items[i * 3 + 1] = souk_content_get_order_item_title(c, i);
+				items[i * 3 + 2] = souk_content_get_order_item_price_currency(c, i);
+				item_nums[i * 2] = souk_content_get_order_item_quantity(c, i);
+				item_nums[i * 2 + 1] = souk_content_get_order_item_price_minor(c, i);
+			} else {
+				items[i * 2] = souk_content_get_quick_reply_id(c, i);
+				items[i * 2 + 1] = souk_content_get_quick_reply_title(c, i);
+			}
+		}
+	}
+	jbyteArray fallback = jbytes(env, souk_content_get_fallback_text(c));
+	jobjectArray js = jbytes_array(env, s, ns);
+	jlongArray jn = jlongs(env, n, nn);
+	jobjectArray ji = jbytes_array(env, items, count * per);
+	jlongArray jin = jlongs(env, item_nums, count * pern);
+	free(items);
+	free(item_nums);
+	jobject o = NULL;
+	if (!(*env)->ExceptionCheck(env))
+		o = (*env)->CallStaticObjectMethod(env, g_bridge, m_content, (jint)kind, fallback, js,
+						   jn, ji, jin);
+	if ((*env)->ExceptionCheck(env))
+		o = NULL;
+	return (*env)->PopLocalFrame(env, o);
+}
+
+/* Element i of a Kotlin byte[][] as a NUL-terminated copy (NULL for a null element).
+ * Sets *failed (and throws) on NUL characters or no memory. */
+static char *cstr_at(JNIEnv *env, jobjectArray a, jsize i, int *failed)
+{
+	if (!a || i >= (*env)->GetArrayLength(env, a))
+		return NULL;
+	jbyteArray b = (*env)->GetObjectArrayElement(env, a, i);
+	if (!b)
+		return NULL;
+	char *s = cstr(env, b, "a content field", failed);
+	(*env)->DeleteLocalRef(env, b);
+	return s;
+}
+
+static int64_t long_at(JNIEnv *env, jlongArray a, jsize i)
+{
+	jlong v = 0;
+	if (a && i < (*env)->GetArrayLength(env, a))
+		(*env)->GetLongArrayRegion(env, a, i, 1, &v);
+	return (int64_t)v;
+}
+
+/* Builds a souk_content from the positional form above. On failure returns NULL with a
+ * Kotlin exception pending (a setter's SOUK_EINVAL with its message, or NUL/ENOMEM). */
+static souk_content *build_content(JNIEnv *env, jint kind, jbyteArray fallback, jobjectArray s,
+				   jlongArray n, jobjectArray items, jlongArray item_nums)
+{
+	souk_content *c = NULL;
+	int r = souk_content_create(&c, (souk_content_kind)kind);
+	if (r != SOUK_OK) {
+		throw_last(env, r, NULL);
+		return NULL;
+	}
+	int failed = 0;
+	char *v[SJ_S] = {0};
+	for (jsize i = 0; i < SJ_S && !failed; i++)
+		v[i] = cstr_at(env, s, i, &failed);
+	char *fb = failed ? NULL : cstr(env, fallback, "fallbackText", &failed);
+	jsize nitems = items ? (*env)->GetArrayLength(env, items) : 0;
+	if (!failed) {
+		switch (kind) {
+		case SOUK_CONTENT_TEXT:
+			r = souk_content_set_text(c, v[0] ? v[0] : "");
+			break;
+		case SOUK_CONTENT_ATTACHMENT:
+			r = souk_content_set_attachment_url(c, v[0] ? v[0] : "");
+			if (!r)
+				r = souk_content_set_attachment_mime_type(c, v[1] ? v[1] : "");
+			if (!r)
+				r = souk_content_set_attachment_file_name(c, v[2]);
+			if (!r && long_at(env, n, 0) > 0)
+				r = souk_content_set_attachment_size(c, (uint64_t)long_at(env, n, 0));
+			if (!r && (long_at(env, n, 1) > 0 || long_at(env, n, 2) > 0))
+				r = souk_content_set_attachment_dimensions(
+					c, (uint32_t)long_at(env, n, 1), (uint32_t)long_at(env, n, 2));
+			break;
+		case SOUK_CONTENT_PRODUCT:
+			r = souk_content_set_product_id(c, v[0]);
+			if (!r)
+				r = souk_content_set_product_title(c, v[1] ? v[1] : "");
+			if (!r)
+				r = souk_content_set_product_image_url(c, v[2]);
+			if (!r)
+				r = souk_content_set_product_url(c, v[3]);
+			if (!r && v[4])
+				r = souk_content_set_product_price(c, long_at(env, n, 0), v[4]);
+			break;
+		case SOUK_CONTENT_ORDER:
+			r = souk_content_set_order_id(c, v[0] ? v[0] : "");
+			if (!r)
+				r = souk_content_set_order_status(c, v[1]);
+			for (jsize i = 0; !r && !failed && i + 2 < nitems; i += 3) {
+				char *pid = cstr_at(env, items, i, &failed);
+				char *title = failed ? NULL : cstr_at(env, items, i + 1, &failed);
+				char *cur = failed ? NULL : cstr_at(env, items, i + 2, &failed);
+				if (!failed)
+					r = souk_content_add_order_item(
+						c, pid, title, (uint32_t)long_at(env, item_nums, i / 3 * 2),
+						long_at(env, item_nums, i / 3 * 2 + 1), cur);
+				free(pid);
+				free(title);
+				free(cur);
+			}
+			if (!r && !failed && v[2])
+				r = souk_content_set_order_total(c, long_at(env, n, 0), v[2]);
+			break;
+		case SOUK_CONTENT_QUICK_REPLIES:
+			r = souk_content_set_quick_replies_prompt(c, v[0]);
+			for (jsize i = 0; !r && !failed && i + 1 < nitems; i += 2) {
+				char *id = cstr_at(env, items, i, &failed);
+				char *title = failed ? NULL : cstr_at(env, items, i + 1, &failed);
+				if (!failed)
+					r = souk_content_add_quick_reply(c, id ? id : "", title ? title : "");
+				free(id);
+				free(title);
+			}
+			break;
+		case SOUK_CONTENT_CSAT_SURVEY:
+			r = souk_content_set_csat_survey_id(c, v[0] ? v[0] : "");
+			if (!r)
+				r = souk_content_set_csat_question(c, v[1]);
+			if (!r)
+				r = souk_content_set_csat_scale(c, (uint32_t)long_at(env, n, 0));
+			break;
+		case SOUK_CONTENT_CSAT_ANSWER:
+			r = souk_content_set_csat_survey_id(c, v[0] ? v[0] : "");
+			if (!r)
+				r = souk_content_set_csat_comment(c, v[1]);
+			if (!r)
+				r = souk_content_set_csat_rating(c, (uint32_t)long_at(env, n, 0));
+			break;
+		default:
+			break;
+		}
+		if (!r && !failed && fb)
+			r = souk_content_set_fallback_text(c, fb);
+		if (r != SOUK_OK && !failed)
+			throw_last(env, r, NULL);
+	}
+	for (int i = 0; i < SJ_S; i++)
+		free(v[i]);
+	free(fb);
+	if (failed || r != SOUK_OK) {
+		souk_content_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static jobject jpush(JNIEnv *env, const souk_push *p)
+{
+	if (!p)
+		return NULL;
+	if ((*env)->PushLocalFrame(env, 8) != 0)
+		return NULL;
+	jbyteArray id = jbytes(env, souk_push_get_id(p));
+	jbyteArray title = jbytes(env, souk_push_get_title(p));
+	jbyteArray body = jbytes(env, souk_push_get_body(p));
+	jbyteArray image = jbytes(env, souk_push_get_image_url(p));
+	jbyteArray link = jbytes(env, souk_push_get_deep_link(p));
+	jobject product = jcontent(env, souk_push_get_product(p));
+	jobject o = NULL;
+	if (!(*env)->ExceptionCheck(env))
+		o = (*env)->CallStaticObjectMethod(env, g_bridge, m_push, id, title, body, image, link,
+						   product, (jlong)souk_push_get_server_time_ms(p));
+	if ((*env)->ExceptionCheck(env))
+		o = NULL;
+	return (*env)->PopLocalFrame(env, o);
+}
+
 static jobject jmessage(JNIEnv *env, const souk_message *m)
 {
 	if (!m)
@@ -188,6 +500,7 @@ static jobject jmessage(JNIEnv *env, const souk_message *m)
 	jbyteArray avatar = jbytes(env, souk_message_get_sender_avatar_url(m));
 	jbyteArray text = jbytes(env, souk_message_get_text(m));
 	jbyteArray reason = jbytes(env, souk_message_get_failure_reason(m));
+	jobject content = jcontent(env, souk_message_get_content(m));
 	jobject o = NULL;
 	if (!(*env)->ExceptionCheck(env))
 		o = (*env)->CallStaticObjectMethod(
@@ -196,7 +509,7 @@ static jobject jmessage(JNIEnv *env, const souk_message *m)
 			(jlong)souk_message_get_conv_seq(m), sender_id,
 			(jint)souk_message_get_sender_kind(m), sender_name, avatar,
 			(jboolean)(souk_message_is_outgoing(m) != 0), (jint)souk_message_get_status(m),
-			(jint)souk_message_get_content_kind(m), text,
+			(jint)souk_message_get_content_kind(m), content, text,
 			(jint)souk_message_get_failure_code(m), reason,
 			(jlong)souk_message_get_created_ms(m), (jlong)souk_message_get_server_time_ms(m));
 	if ((*env)->ExceptionCheck(env))
@@ -211,17 +524,19 @@ static jobject jconversation(JNIEnv *env, const souk_conversation *v)
 	if ((*env)->PushLocalFrame(env, 8) != 0)
 		return NULL;
 	jbyteArray server_id = jbytes(env, souk_conversation_get_server_id(v));
+	jbyteArray controller = jbytes(env, souk_conversation_get_controller(v));
+	jbyteArray assignee = jbytes(env, souk_conversation_get_assignee(v));
 	jobject last = jmessage(env, souk_conversation_get_last_message(v));
 	jobject o = NULL;
 	if (!(*env)->ExceptionCheck(env))
 		o = (*env)->CallStaticObjectMethod(
 			env, g_bridge, m_conversation, (jlong)souk_conversation_get_id(v), server_id,
 			(jboolean)(souk_conversation_is_support(v) != 0),
-			(jint)souk_conversation_get_status(v),
+			(jint)souk_conversation_get_kind(v), (jint)souk_conversation_get_status(v),
 			(jlong)souk_conversation_get_unread_count(v),
 			(jlong)souk_conversation_get_read_up_to(v),
 			(jlong)souk_conversation_get_peer_read_up_to(v),
-			(jlong)souk_conversation_get_last_conv_seq(v), last);
+			(jlong)souk_conversation_get_last_conv_seq(v), controller, assignee, last);
 	if ((*env)->ExceptionCheck(env))
 		o = NULL;
 	return (*env)->PopLocalFrame(env, o);
@@ -235,6 +550,7 @@ static jobject jevent(JNIEnv *env, const souk_event *e)
 	jobject conv = jconversation(env, souk_event_get_conversation(e));
 	jbyteArray user = jbytes(env, souk_event_get_user_id(e));
 	jbyteArray why = jbytes(env, souk_event_get_error_message(e));
+	jobject push = jpush(env, souk_event_get_push(e));
 	jobject o = NULL;
 	if (!(*env)->ExceptionCheck(env))
 		o = (*env)->CallStaticObjectMethod(
@@ -243,7 +559,7 @@ static jobject jevent(JNIEnv *env, const souk_event *e)
 			(jlong)souk_event_get_conversation_id(e), user,
 			(jboolean)(souk_event_get_typing(e) != 0),
 			(jint)souk_event_get_connection_state(e), (jint)souk_event_get_error(e),
-			(jint)souk_event_get_wire_code(e), why);
+			(jint)souk_event_get_wire_code(e), why, push);
 	if ((*env)->ExceptionCheck(env))
 		o = NULL;
 	return (*env)->PopLocalFrame(env, o);
@@ -786,6 +1102,168 @@ static void JNICALL n_set_typing(JNIEnv *env, jclass cls, jlong h, jlong conv, j
 		throw_last(env, r, j->c);
 }
 
+static jlong JNICALL n_send_content(JNIEnv *env, jclass cls, jlong h, jlong conv, jint kind,
+				    jbyteArray fallback, jobjectArray sv, jlongArray nv,
+				    jobjectArray items, jlongArray item_nums)
+{
+	(void)cls;
+	sj_client *j = J(h);
+	souk_content *c = build_content(env, kind, fallback, sv, nv, items, item_nums);
+	if (!c)
+		return 0;
+	int64_t id = 0;
+	int r = souk_client_send_content(&id, j->c, (int64_t)conv, c);
+	souk_content_free(c);
+	if (r != SOUK_OK)
+		throw_last(env, r, j->c);
+	return (jlong)id;
+}
+
+static jlong JNICALL n_send_quick_reply(JNIEnv *env, jclass cls, jlong h, jlong conv, jlong msg,
+					jbyteArray reply_id)
+{
+	(void)cls;
+	sj_client *j = J(h);
+	int failed = 0;
+	char *rid = cstr(env, reply_id, "replyId", &failed);
+	if (failed)
+		return 0;
+	int64_t id = 0;
+	int r = souk_client_send_quick_reply(&id, j->c, (int64_t)conv, (int64_t)msg, rid ? rid : "");
+	free(rid);
+	if (r != SOUK_OK)
+		throw_last(env, r, j->c);
+	return (jlong)id;
+}
+
+static jlong JNICALL n_answer_csat(JNIEnv *env, jclass cls, jlong h, jlong conv, jlong msg,
+				   jint rating, jbyteArray comment)
+{
+	(void)cls;
+	sj_client *j = J(h);
+	int failed = 0;
+	char *cm = cstr(env, comment, "comment", &failed);
+	if (failed)
+		return 0;
+	int64_t id = 0;
+	int r = souk_client_answer_csat(&id, j->c, (int64_t)conv, (int64_t)msg,
+					rating > 0 ? (uint32_t)rating : 0, cm);
+	free(cm);
+	if (r != SOUK_OK)
+		throw_last(env, r, j->c);
+	return (jlong)id;
+}
+
+/* The shopping context: product and order in the content form (kind < 0: none), the cart
+ * as items [product id, title, currency] + nums [quantity, price] per item, the cart total,
+ * page visits [url, title] + at_ms, attributes [key, value]. */
+static void JNICALL n_set_context(JNIEnv *env, jclass cls, jlong h, jlong conv, jint pkind,
+				  jobjectArray ps, jlongArray pn, jint okind, jobjectArray os,
+				  jlongArray on, jobjectArray oitems, jlongArray onums,
+				  jobjectArray cart, jlongArray cart_nums, jbyteArray total_currency,
+				  jlong total_minor, jobjectArray pages, jlongArray page_times,
+				  jobjectArray attrs)
+{
+	(void)cls;
+	sj_client *j = J(h);
+	souk_context *x = NULL;
+	int r = souk_context_create(&x);
+	if (r != SOUK_OK) {
+		throw_last(env, r, NULL);
+		return;
+	}
+	int failed = 0;
+	if (pkind >= 0) {
+		souk_content *p = build_content(env, pkind, NULL, ps, pn, NULL, NULL);
+		if (!p)
+			failed = 1;
+		else {
+			r = souk_context_set_product(x, p);
+			souk_content_free(p);
+		}
+	}
+	if (!failed && !r && okind >= 0) {
+		souk_content *o = build_content(env, okind, NULL, os, on, oitems, onums);
+		if (!o)
+			failed = 1;
+		else {
+			r = souk_context_set_order(x, o);
+			souk_content_free(o);
+		}
+	}
+	jsize ncart = cart ? (*env)->GetArrayLength(env, cart) : 0;
+	for (jsize i = 0; !failed && !r && i + 2 < ncart; i += 3) {
+		char *pid = cstr_at(env, cart, i, &failed);
+		char *title = failed ? NULL : cstr_at(env, cart, i + 1, &failed);
+		char *cur = failed ? NULL : cstr_at(env, cart, i + 2, &failed);
+		if (!failed)
+			r = souk_context_add_cart_item(x, pid, title,
+						       (uint32_t)long_at(env, cart_nums, i / 3 * 2),
+						       long_at(env, cart_nums, i / 3 * 2 + 1), cur);
+		free(pid);
+		free(title);
+		free(cur);
+	}
+	if (!failed && !r && total_currency) {
+		char *cur = cstr(env, total_currency, "cartTotal.currency", &failed);
+		if (!failed)
+			r = souk_context_set_cart_total(x, (int64_t)total_minor, cur);
+		free(cur);
+	}
+	jsize npages = pages ? (*env)->GetArrayLength(env, pages) : 0;
+	for (jsize i = 0; !failed && !r && i + 1 < npages; i += 2) {
+		char *url = cstr_at(env, pages, i, &failed);
+		char *title = failed ? NULL : cstr_at(env, pages, i + 1, &failed);
+		if (!failed)
+			r = souk_context_add_page_visit(x, url ? url : "", title,
+							long_at(env, page_times, i / 2));
+		free(url);
+		free(title);
+	}
+	jsize nattrs = attrs ? (*env)->GetArrayLength(env, attrs) : 0;
+	for (jsize i = 0; !failed && !r && i + 1 < nattrs; i += 2) {
+		char *key = cstr_at(env, attrs, i, &failed);
+		char *value = failed ? NULL : cstr_at(env, attrs, i + 1, &failed);
+		if (!failed)
+			r = souk_context_set_attribute(x, key ? key : "", value);
+		free(key);
+		free(value);
+	}
+	if (!failed && r != SOUK_OK) {
+		throw_last(env, r, NULL); /* a context setter: the message is the thread's */
+		failed = 1;
+	}
+	if (!failed) {
+		r = souk_client_set_context(j->c, (int64_t)conv, x);
+		if (r != SOUK_OK)
+			throw_last(env, r, j->c);
+	}
+	souk_context_free(x);
+}
+
+static jobjectArray JNICALL n_list_pushes(JNIEnv *env, jclass cls, jlong h, jint limit)
+{
+	(void)cls;
+	sj_client *j = J(h);
+	souk_push_list *l = NULL;
+	int r = souk_client_list_pushes(&l, j->c, limit > 0 ? (unsigned)limit : 0);
+	if (r != SOUK_OK) {
+		throw_last(env, r, j->c);
+		return NULL;
+	}
+	size_t n = souk_push_list_count(l);
+	jobjectArray a = (*env)->NewObjectArray(env, (jsize)n, g_push, NULL);
+	for (size_t i = 0; a && i < n; i++) {
+		jobject o = jpush(env, souk_push_list_get(l, i));
+		if (!o)
+			break;
+		(*env)->SetObjectArrayElement(env, a, (jsize)i, o);
+		(*env)->DeleteLocalRef(env, o);
+	}
+	souk_push_list_free(l);
+	return (*env)->ExceptionCheck(env) ? NULL : a;
+}
+
 /* ---- versions and diagnostics ----------------------------------------------------------- */
 
 static jintArray JNICALL n_version_info(JNIEnv *env, jclass cls)
@@ -822,6 +1300,9 @@ static jint JNICALL n_live_handles(JNIEnv *env, jclass cls)
 #define B "[B"
 #define MSG "L" PKG "Message;"
 #define CONV "L" PKG "Conversation;"
+#define CONTENT "L" PKG "Content;"
+#define PUSH "L" PKG "InAppPush;"
+#define BB "[[B"
 
 static const JNINativeMethod natives[] = {
 	{"versionInfo", "()[I", (void *)n_version_info},
@@ -849,6 +1330,12 @@ static const JNINativeMethod natives[] = {
 	{"getConversation", "(JJ)" CONV, (void *)n_get_conversation},
 	{"markRead", "(JJJ)V", (void *)n_mark_read},
 	{"setTyping", "(JJZ)V", (void *)n_set_typing},
+	{"sendContent", "(JJI" B BB "[J" BB "[J)J", (void *)n_send_content},
+	{"sendQuickReply", "(JJJ" B ")J", (void *)n_send_quick_reply},
+	{"answerCsat", "(JJJI" B ")J", (void *)n_answer_csat},
+	{"setContext", "(JJI" BB "[JI" BB "[J" BB "[J" BB "[J" B "J" BB "[J" BB ")V",
+	 (void *)n_set_context},
+	{"listPushes", "(JI)[" PUSH, (void *)n_list_pushes},
 };
 
 static jclass global_class(JNIEnv *env, const char *name)
@@ -873,18 +1360,24 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved)
 	if (!(g_bridge = global_class(env, IPKG "NativeBridge")) ||
 	    !(g_sink = global_class(env, IPKG "EventSink")) ||
 	    !(g_message = global_class(env, PKG "Message")) ||
-	    !(g_conversation = global_class(env, PKG "Conversation")))
+	    !(g_conversation = global_class(env, PKG "Conversation")) ||
+	    !(g_push = global_class(env, PKG "InAppPush")) || !(g_bytes = global_class(env, "[B")))
 		return JNI_ERR;
 	m_message = (*env)->GetStaticMethodID(env, g_bridge, "message",
-					      "(JJ" B B "J" B "I" B B "ZII" B "I" B "JJ)" MSG);
+					      "(JJ" B B "J" B "I" B B "ZII" CONTENT B "I" B "JJ)" MSG);
 	m_conversation = (*env)->GetStaticMethodID(env, g_bridge, "conversation",
-						   "(J" B "ZIJJJJ" MSG ")" CONV);
+						   "(J" B "ZIIJJJJ" B B MSG ")" CONV);
 	m_event = (*env)->GetStaticMethodID(env, g_bridge, "event",
-					    "(IJ" MSG CONV "J" B "ZIII" B ")L" PKG "SoukEvent;");
+					    "(IJ" MSG CONV "J" B "ZIII" B PUSH ")L" PKG "SoukEvent;");
+	m_content = (*env)->GetStaticMethodID(env, g_bridge, "content",
+					      "(I" B BB "[J" BB "[J)" CONTENT);
+	m_push = (*env)->GetStaticMethodID(env, g_bridge, "push",
+					   "(" B B B B B CONTENT "J)" PUSH);
 	m_error = (*env)->GetStaticMethodID(env, g_bridge, "error", "(I" B ")Ljava/lang/Throwable;");
 	m_deliver = (*env)->GetMethodID(env, g_sink, "deliver", "(L" PKG "SoukEvent;)Z");
 	m_log = (*env)->GetMethodID(env, g_sink, "log", "(I" B ")V");
-	if (!m_message || !m_conversation || !m_event || !m_error || !m_deliver || !m_log)
+	if (!m_message || !m_conversation || !m_event || !m_error || !m_deliver || !m_log ||
+	    !m_content || !m_push)
 		return JNI_ERR; /* NoSuchMethodError pending */
 	jclass natives_cls = (*env)->FindClass(env, IPKG "SoukNative");
 	if (!natives_cls ||

@@ -61,6 +61,19 @@ enum class ConversationStatus(val code: Int) {
     }
 }
 
+/** What a conversation is for. */
+enum class ConversationKind(val code: Int) {
+    /** Not reported (yet). */
+    UNSPECIFIED(0),
+    /** The shopper's one support conversation. */
+    SUPPORT(1),
+    UNKNOWN(-1);
+
+    companion object {
+        fun fromCode(code: Int): ConversationKind = entries.firstOrNull { it.code == code } ?: UNKNOWN
+    }
+}
+
 /** The connection to the Souk server, as [SoukEvent.ConnectionStateChanged] reports it. */
 enum class ConnectionState(val code: Int) {
     /** The client is not started. */
@@ -141,6 +154,8 @@ data class Message(
     val isOutgoing: Boolean,
     val status: MessageStatus,
     val contentKind: ContentKind,
+    /** The typed content: render the kinds you know from it; null only if it could not be decoded. */
+    val content: Content?,
     /** What to show: the text, or the fallback text / a label for other kinds. Never empty. */
     val text: String,
     /** For FAILED messages: the server's wire error code (docs/protocol.md), else 0. */
@@ -161,6 +176,7 @@ data class Conversation(
     val serverId: String?,
     /** True for the shopper's support conversation ([Souk.openSupportConversation]). */
     val isSupport: Boolean,
+    val kind: ConversationKind,
     val status: ConversationStatus,
     /** Incoming messages after the user's read position. */
     val unreadCount: Long,
@@ -170,6 +186,10 @@ data class Conversation(
     val peerReadUpTo: Long,
     /** The highest conversation sequence number known locally. */
     val lastConversationSeq: Long,
+    /** The integration in control on the shop's side ("desk", a bot's name); null until reported. */
+    val controller: String?,
+    /** The agent assigned by the shop, if any. */
+    val assignee: String?,
     /** The newest message, pending ones included; null for an empty conversation. */
     val lastMessage: Message?,
 )

@@ -1,6 +1,7 @@
 package io.souk
 
 import io.souk.internal.ClientState
+import io.souk.internal.ContentCodec
 import io.souk.internal.EventSink
 import io.souk.internal.SoukCleaner
 import io.souk.internal.SoukNative
@@ -162,6 +163,63 @@ class Souk(config: SoukConfig) : Closeable {
             val id = SoukNative.sendText(h, conversationId, text.utf8())
             SoukNative.getMessage(h, id)
         }
+    }
+
+    /**
+     * Sends rich content (a product or order card, an attachment, …) with the guarantees of
+     * [send]. libsouk validates it first: [SoukException.InvalidArgument] names the field.
+     */
+    suspend fun send(conversationId: Long, content: Content): Message = withContext(io) {
+        val e = ContentCodec.encode(content)
+        state.use { h ->
+            val id = SoukNative.sendContent(h, conversationId, e.kind, e.fallback, e.s, e.n, e.items, e.itemNums)
+            SoukNative.getMessage(h, id)
+        }
+    }
+
+    /**
+     * The shopper tapped reply [replyId] of the quick-replies message [messageId]: sends its title
+     * as a text message (what the agent sees as the answer).
+     */
+    suspend fun sendQuickReply(conversationId: Long, messageId: Long, replyId: String): Message = withContext(io) {
+        state.use { h ->
+            SoukNative.getMessage(h, SoukNative.sendQuickReply(h, conversationId, messageId, replyId.utf8()))
+        }
+    }
+
+    /** Answers the satisfaction survey [surveyMessageId] with [rating] (1..its scale) and an optional comment. */
+    suspend fun answerSurvey(conversationId: Long, surveyMessageId: Long, rating: Int, comment: String? = null): Message =
+        withContext(io) {
+            state.use { h ->
+                SoukNative.getMessage(h, SoukNative.answerCsat(h, conversationId, surveyMessageId, rating, comment?.utf8()))
+            }
+        }
+
+    /**
+     * Attaches what the shopper is looking at to a conversation, replacing its previous context.
+     * Committed durably before this returns and sent when connected (a context replaced before it
+     * was sent is never sent); [SoukEvent.ContextUpdated] tells when the server has it.
+     */
+    suspend fun setContext(conversationId: Long, context: ShoppingContext) = withContext(io) {
+        val product = context.product?.let { ContentCodec.encode(it) }
+        val order = context.order?.let { ContentCodec.encode(it) }
+        val (cart, cartNums) = ContentCodec.lineItems(context.cart)
+        state.use { h ->
+            SoukNative.setContext(
+                h, conversationId,
+                product?.kind ?: -1, product?.s, product?.n,
+                order?.kind ?: -1, order?.s, order?.n, order?.items, order?.itemNums,
+                cart, cartNums, context.cartTotal?.currency?.utf8(), context.cartTotal?.amountMinor ?: 0,
+                context.pages.flatMap { listOf(it.url.utf8(), it.title?.utf8()) }.toTypedArray(),
+                context.pages.map { it.atMillis }.toLongArray(),
+                context.attributes.flatMap { (k, v) -> listOf(k.utf8(), v.utf8()) }.toTypedArray(),
+            )
+        }
+    }
+
+    /** The [limit] most recent in-app pushes kept in the store, newest first (an inbox). */
+    suspend fun pushes(limit: Int = 50): List<InAppPush> = withContext(io) {
+        state.use { SoukNative.listPushes(it, limit).asList() }
     }
 
     /** Puts a [MessageStatus.FAILED] message back in the outbox (same client message id). */

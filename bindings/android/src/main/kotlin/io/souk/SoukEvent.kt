@@ -74,6 +74,24 @@ sealed class SoukEvent {
      */
     data class EventsDropped(override val serial: Long) : SoukEvent()
 
+    /** The server has the latest shopping context of [conversationId] ([Souk.setContext]). */
+    data class ContextUpdated(override val serial: Long, val conversationId: Long) : SoukEvent()
+
+    /**
+     * The server refused the latest shopping context of [conversationId] for good (it is dropped):
+     * [errorCode] [SoukErrorCode.NOT_FOUND] when the conversation is gone, else INVALID_ARGUMENT.
+     */
+    data class ContextFailed(
+        override val serial: Long,
+        val conversationId: Long,
+        val errorCode: SoukErrorCode?,
+        val wireCode: Int,
+        val message: String?,
+    ) : SoukEvent()
+
+    /** A marketer's in-app push arrived (reported once per store). */
+    data class PushReceived(override val serial: Long, val push: InAppPush) : SoukEvent()
+
     /** An event type added by a newer libsouk than this binding knows. */
     data class Unknown(override val serial: Long, val type: Int) : SoukEvent()
 }

@@ -1,8 +1,11 @@
 package io.souk.internal
 
 import io.souk.ConnectionState
+import io.souk.Content
 import io.souk.ContentKind
 import io.souk.Conversation
+import io.souk.ConversationKind
+import io.souk.InAppPush
 import io.souk.ConversationStatus
 import io.souk.Message
 import io.souk.MessageStatus
@@ -23,7 +26,8 @@ internal object NativeBridge {
     fun message(
         id: Long, conversationId: Long, serverId: ByteArray?, clientMessageId: ByteArray?,
         conversationSeq: Long, senderId: ByteArray?, senderKind: Int, senderName: ByteArray?,
-        senderAvatarUrl: ByteArray?, outgoing: Boolean, status: Int, contentKind: Int, text: ByteArray?,
+        senderAvatarUrl: ByteArray?, outgoing: Boolean, status: Int, contentKind: Int, content: Content?,
+        text: ByteArray?,
         failureCode: Int, failureReason: ByteArray?, createdMillis: Long, serverTimeMillis: Long,
     ): Message = Message(
         id = id,
@@ -38,6 +42,7 @@ internal object NativeBridge {
         isOutgoing = outgoing,
         status = MessageStatus.fromCode(status),
         contentKind = ContentKind.fromCode(contentKind),
+        content = content,
         text = str(text) ?: "",
         failureCode = failureCode,
         failureReason = str(failureReason),
@@ -47,17 +52,21 @@ internal object NativeBridge {
 
     @JvmStatic
     fun conversation(
-        id: Long, serverId: ByteArray?, support: Boolean, status: Int, unread: Long, readUpTo: Long,
-        peerReadUpTo: Long, lastConversationSeq: Long, lastMessage: Message?,
+        id: Long, serverId: ByteArray?, support: Boolean, kind: Int, status: Int, unread: Long, readUpTo: Long,
+        peerReadUpTo: Long, lastConversationSeq: Long, controller: ByteArray?, assignee: ByteArray?,
+        lastMessage: Message?,
     ): Conversation = Conversation(
         id = id,
         serverId = str(serverId),
         isSupport = support,
+        kind = ConversationKind.fromCode(kind),
         status = ConversationStatus.fromCode(status),
         unreadCount = unread,
         readUpTo = readUpTo,
         peerReadUpTo = peerReadUpTo,
         lastConversationSeq = lastConversationSeq,
+        controller = str(controller),
+        assignee = str(assignee),
         lastMessage = lastMessage,
     )
 
@@ -65,7 +74,7 @@ internal object NativeBridge {
     fun event(
         type: Int, serial: Long, message: Message?, conversation: Conversation?, conversationId: Long,
         userId: ByteArray?, typing: Boolean, connectionState: Int, error: Int, wireCode: Int,
-        errorMessage: ByteArray?,
+        errorMessage: ByteArray?, push: InAppPush?,
     ): SoukEvent = when {
         type == 1 && message != null -> SoukEvent.MessageAdded(serial, message)
         type == 2 && message != null -> SoukEvent.MessageUpdated(serial, message)
@@ -80,8 +89,32 @@ internal object NativeBridge {
         type == 9 -> SoukEvent.SyncStarted(serial)
         type == 10 -> SoukEvent.SyncFinished(serial)
         type == 11 -> SoukEvent.EventsDropped(serial)
+        type == 12 -> SoukEvent.ContextUpdated(serial, conversationId)
+        type == 13 -> SoukEvent.ContextFailed(
+            serial, conversationId, SoukErrorCode.fromCode(error), wireCode, str(errorMessage))
+        type == 14 && push != null -> SoukEvent.PushReceived(serial, push)
         else -> SoukEvent.Unknown(serial, type)
     }
+
+    @JvmStatic
+    fun content(
+        kind: Int, fallback: ByteArray?, s: Array<ByteArray?>, n: LongArray, items: Array<ByteArray?>,
+        itemNums: LongArray,
+    ): Content = ContentCodec.decode(kind, fallback, s, n, items, itemNums)
+
+    @JvmStatic
+    fun push(
+        id: ByteArray?, title: ByteArray?, body: ByteArray?, imageUrl: ByteArray?, deepLink: ByteArray?,
+        product: Content?, serverTimeMillis: Long,
+    ): InAppPush = InAppPush(
+        id = str(id) ?: "",
+        title = str(title),
+        body = str(body),
+        imageUrl = str(imageUrl),
+        deepLink = str(deepLink),
+        product = product as? Content.Product,
+        serverTimeMillis = serverTimeMillis,
+    )
 
     @JvmStatic
     fun error(code: Int, message: ByteArray): Throwable {

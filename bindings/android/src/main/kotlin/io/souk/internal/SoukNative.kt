@@ -1,6 +1,7 @@
 package io.souk.internal
 
 import io.souk.Conversation
+import io.souk.InAppPush
 import io.souk.Message
 import io.souk.Souk
 import io.souk.SoukException
@@ -14,7 +15,7 @@ import io.souk.SoukException
  */
 internal object SoukNative {
     /** Must equal SJ_JNI_ABI in souk_jni.c: the shape of the methods below. */
-    const val JNI_ABI = 1
+    const val JNI_ABI = 2
 
     @JvmStatic external fun versionInfo(): IntArray // [JNI ABI, SOUK_VERSION_NUMBER built against, souk_version_number()]
     @JvmStatic external fun libraryVersion(): ByteArray
@@ -48,6 +49,21 @@ internal object SoukNative {
     @JvmStatic external fun getConversation(handle: Long, conversationId: Long): Conversation
     @JvmStatic external fun markRead(handle: Long, conversationId: Long, upToMessageId: Long)
     @JvmStatic external fun setTyping(handle: Long, conversationId: Long, typing: Boolean)
+    @JvmStatic external fun sendContent(
+        handle: Long, conversationId: Long, kind: Int, fallback: ByteArray?, s: Array<ByteArray?>, n: LongArray,
+        items: Array<ByteArray?>, itemNums: LongArray,
+    ): Long
+    @JvmStatic external fun sendQuickReply(handle: Long, conversationId: Long, messageId: Long, replyId: ByteArray): Long
+    @JvmStatic external fun answerCsat(handle: Long, conversationId: Long, messageId: Long, rating: Int, comment: ByteArray?): Long
+    /** Product / order in the content form (kind -1: none); see souk_jni.c n_set_context. */
+    @JvmStatic external fun setContext(
+        handle: Long, conversationId: Long,
+        productKind: Int, productS: Array<ByteArray?>?, productN: LongArray?,
+        orderKind: Int, orderS: Array<ByteArray?>?, orderN: LongArray?, orderItems: Array<ByteArray?>?, orderItemNums: LongArray?,
+        cart: Array<ByteArray?>, cartNums: LongArray, cartTotalCurrency: ByteArray?, cartTotalMinor: Long,
+        pages: Array<ByteArray?>, pageTimes: LongArray, attributes: Array<ByteArray?>,
+    )
+    @JvmStatic external fun listPushes(handle: Long, limit: Int): Array<InAppPush>
 
     /** The loaded libsouk's version, e.g. "0.1.0" (after [ensureLoaded]). */
     val libraryVersionName: String by lazy { ensureLoaded(); String(libraryVersion(), Charsets.UTF_8) }

@@ -17,6 +17,7 @@ val TESTS: Map<String, suspend TestContext.() -> Unit> = linkedMapOf(
     "offline_send" to { offlineSendTest() },
     "logout_wipe" to { logoutWipeTest() },
     "threads" to { threadsTest() },
+    "rich" to { richTest() },
 )
 
 fun main(args: Array<String>) {
