@@ -95,6 +95,8 @@ static struct {
 	lws_sorted_usec_list_t tick;
 	int quit;
 	int last_error_code;
+	int64_t err_by_code[6];	  /* wire error codes 1xx..5xx */
+	int64_t close_by_code[4]; /* peer closes: 4408 auth timeout, 4429 limit, 4409 slow, other */
 } W;
 
 static int is_mode(const char *m)
@@ -304,8 +306,13 @@ static void lost(dev *d)
 		W.n_failed++;
 		return;
 	}
-	/* like libsouk: back off with jitter, then reconnect and resume from last_seq */
-	int64_t backoff = (int64_t)(100 + rand() % 900) * 1000000LL;
+	/* like libsouk: exponential backoff from 500 ms (cap 60 s) with full jitter, then
+	 * reconnect and resume from last_seq */
+	int shift = d->attempts < 7 ? d->attempts - 1 : 7;
+	int64_t cap_ms = 500LL << (shift > 0 ? shift : 0);
+	if (cap_ms > 60000)
+		cap_ms = 60000;
+	int64_t backoff = (int64_t)(rand() % (int)cap_ms + 1) * 1000000LL;
 	d->state = D_WAIT;
 	d->retry_at_ns = lg_mono_ns() + backoff;
 	W.retries++;
@@ -407,6 +414,8 @@ static void on_frame(dev *d, const uint8_t *buf, size_t len)
 		else
 			W.errors++;
 		W.last_error_code = f->error->code;
+		if (f->error->code / 100 >= 1 && f->error->code / 100 <= 5)
+			W.err_by_code[f->error->code / 100]++;
 		if (f->error->client_msg_id.len && d->inflight > 0)
 			d->inflight--;
 		pump(d);
@@ -626,6 +635,15 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			lws_callback_on_writable(wsi);
 		break;
 	}
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (cur && in && len >= 2) {
+			int code = ((const uint8_t *)in)[0] << 8 | ((const uint8_t *)in)[1];
+			W.close_by_code[code == 4408   ? 0
+					: code == 4429 ? 1
+					: code == 4409 ? 2
+						       : 3]++;
+		}
+		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 	case LWS_CALLBACK_CLIENT_CLOSED:
 	case LWS_CALLBACK_WSI_DESTROY:
@@ -690,7 +708,10 @@ static void print_result(void)
 	       "\"latencies\": %zu, \"errors\": %lld, \"rate_limited\": %lld, "
 	       "\"last_error\": %d, \"closes\": %lld, \"retries\": %lld, \"backlogged\": %lld, "
 	       "\"go_ms\": %lld, \"first_done_ms\": %lld, \"last_done_ms\": %lld, "
-	       "\"go_to_last_done_s\": %.4f, \"elapsed_s\": %.3f}\n",
+	       "\"go_to_last_done_s\": %.4f, \"elapsed_s\": %.3f, "
+	       "\"errors_by_class\": [%lld, %lld, %lld, %lld, %lld], "
+	       "\"peer_closes\": {\"4408\": %lld, \"4429\": %lld, \"4409\": %lld, "
+	       "\"other\": %lld}}\n",
 	       W.o->mode, W.ndev, W.n_ready, W.n_failed, W.n_done, (long long)W.sent,
 	       (long long)W.acked, (long long)W.acked_win, (long long)W.recv_win,
 	       (long long)W.recv_total, measured, W.lat.n, (long long)W.errors,
@@ -698,7 +719,11 @@ static void print_result(void)
 	       (long long)W.retries, (long long)W.backlogged, (long long)W.t_go_ms,
 	       (long long)W.first_done_ms, (long long)W.last_done_ms,
 	       W.t_last_done_ns ? (double)(W.t_last_done_ns - W.t_go_ns) / 1e9 : -1.0,
-	       (double)(end - W.t_start_ns) / 1e9);
+	       (double)(end - W.t_start_ns) / 1e9, (long long)W.err_by_code[1],
+	       (long long)W.err_by_code[2], (long long)W.err_by_code[3],
+	       (long long)W.err_by_code[4], (long long)W.err_by_code[5],
+	       (long long)W.close_by_code[0], (long long)W.close_by_code[1],
+	       (long long)W.close_by_code[2], (long long)W.close_by_code[3]);
 }
 
 int lg_souk_main(const lg_opts *o)

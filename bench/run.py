@@ -498,7 +498,13 @@ def sc_storm(ctx):
         go = min(x["go_ms"] for x in rs)
         last = max(x["last_done_ms"] for x in rs)
         det.update({"caught_up": done, "failed": total(rs, "failed"),
-                    "retries": total(rs, "retries"), "errors": total(rs, "errors")})
+                    "retries": total(rs, "retries"), "errors": total(rs, "errors"),
+                    "last_error_codes": sorted({x["last_error"] for x in rs}),
+                    "errors_by_class_1xx_5xx": [sum(x["errors_by_class"][i] for x in rs)
+                                                for i in range(5)],
+                    "peer_closes": {k: sum(x["peer_closes"][k] for x in rs)
+                                    for k in ("4408", "4429", "4409", "other")},
+                    "worker_s": [x["go_to_last_done_s"] for x in rs]})
         if done < n:
             raise RuntimeError("storm: %d of %d devices caught up" % (done, n))
     finally:
