@@ -379,6 +379,18 @@ def finish_pairs(w, p):
     return d
 
 
+def histogram_delta(m0, m1, name):
+    """Per-bucket counts (not cumulative) of a Prometheus histogram between two scrapes."""
+    out, prev = {}, 0.0
+    keys = [k for k in m1 if k.startswith(name + "_bucket{")]
+    keys.sort(key=lambda k: float(k.split('"')[1]) if "Inf" not in k else float("inf"))
+    for k in keys:
+        cum = m1[k] - m0.get(k, 0.0)
+        out["le " + k.split('"')[1]] = int(cum - prev)
+        prev = cum
+    return out
+
+
 def sc_durable(ctx):
     p, b, work = ctx["p"], ctx["bins"], ctx["work"]
     s = Soukd(b, work, "durable")
@@ -398,25 +410,40 @@ def sc_durable(ctx):
         ds = m1["souk_commit_batch_size_sum"] - m0["souk_commit_batch_size_sum"]
         dt = m1["souk_commit_seconds_sum"] - m0["souk_commit_seconds_sum"]
         mx["commits"] = dn
+        mx["commit_seconds_histogram"] = histogram_delta(m0, m1, "souk_commit_seconds")
         mx["commit_ms_mean"] = round(1000 * dt / dn, 3) if dn else None
         det["max"] = mx
         rate = mx["received_per_s"]
         # 2. half of that rate, open loop: latency send -> recipient's EventBatch
         w = run_pairs(ctx, s.port, "souk", s.app, rate / 2, "durable-half", True)
+        m0 = s.metrics()
         w.tell("GO")
         half = finish_pairs(w, p)
+        m1 = s.metrics()
+        half["commit_seconds_histogram"] = histogram_delta(m0, m1, "souk_commit_seconds")
+        half["commit_batch_histogram"] = histogram_delta(m0, m1, "souk_commit_batch_size")
         lat = w.latencies_us()
         half["target_per_s"] = rate / 2
         half["latencies"] = len(lat)
         det["half"] = half
     finally:
         det["soukd_exit"] = s.stop()
+    half["sustained"] = half["received_per_s"] >= 0.97 * half["target_per_s"]
     mq = Mosquitto(b["mosquitto"], work)
     try:
         w = run_pairs(ctx, mq.port, "mqtt", None, 0, "mqtt-max", False)
         w.tell("GO")
         mqd = finish_pairs(w, p)
         det["mosquitto_max"] = mqd
+        # the same open-loop rate as soukd's half-load run: latency at equal load
+        w = run_pairs(ctx, mq.port, "mqtt", None, rate / 2, "mqtt-half", True)
+        w.tell("GO")
+        mqh = finish_pairs(w, p)
+        mlat = w.latencies_us()
+        mqh["target_per_s"] = rate / 2
+        mqh["e2e_p50_ms"] = round(pct(mlat, 0.50) / 1000, 3) if mlat else None
+        mqh["e2e_p99_ms"] = round(pct(mlat, 0.99) / 1000, 3) if mlat else None
+        det["mosquitto_same_rate"] = mqh
     finally:
         mq.stop()
     if not lat or mx["received_window"] == 0 or mqd["received_window"] == 0:
