@@ -1103,6 +1103,14 @@ static int lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		if (s->phase != PH_IDLE && (wsi == s->wsi || !s->wsi))
 			on_disconnected(s, SOUK_ENETWORK, "connection closed");
 		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* libwebsockets 4.1 frees a client whose handshake timed out (its pending
+		 * timeout, e.g. against a paused server) without CONNECTION_ERROR or CLOSED:
+		 * without this the session would stay CONNECTING for ever, never retrying. */
+		if (s->phase != PH_IDLE && (wsi == s->wsi || !s->wsi))
+			on_disconnected(s, SOUK_ENETWORK,
+					"connection attempt ended without an answer");
+		return 0;
 	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
 		if (c->npins)
 			return souk__pin_check(c, user, &s->pin_matched);
