@@ -9,6 +9,8 @@ import io.souk.SoukErrorCode
 import io.souk.SoukEvent
 import io.souk.SoukException
 import io.souk.internal.SoukNative
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.onEach
 import kotlinx.coroutines.withTimeout
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
@@ -117,5 +119,18 @@ suspend fun TestContext.apiTest() {
     assertEquals(listOf(text), again.messages(conv).map { it.text })
     assertEquals(MessageStatus.PENDING, again.message(m.id).status)
     again.close()
+
+    // ---- bounded memory: nobody collects, the buffers fill, libsouk drops and says so ----
+    val small = client(SoukConfig(
+        "ws://127.0.0.1:9/v1/ws", "app_x", dbPath("small.db"), key(), platform = Platform.DESKTOP,
+        maxQueuedEvents = 5, eventBufferSize = 1))
+    val sconv = small.openSupportConversation()
+    repeat(20) { small.send(sconv, "m$it") } // MessageAdded + ConversationUpdated each: 40 events
+    val seen = mutableListOf<SoukEvent>()
+    withTimeout(60_000) { small.events.onEach { seen += it }.first { it is SoukEvent.EventsDropped } }
+    assertTrue(seen.size < 40, "dropped, not buffered: ${seen.size} events")
+    assertEquals(20, small.messages(sconv, limit = 100).size, "the store has everything")
+    small.close()
     assertEquals(0, SoukNative.liveHandles(), "every native client was freed")
 }
+
