@@ -414,21 +414,28 @@ def sc_durable(ctx):
         mx["commit_ms_mean"] = round(1000 * dt / dn, 3) if dn else None
         det["max"] = mx
         rate = mx["received_per_s"]
-        # 2. half of that rate, open loop: latency send -> recipient's EventBatch
-        w = run_pairs(ctx, s.port, "souk", s.app, rate / 2, "durable-half", True)
-        m0 = s.metrics()
-        w.tell("GO")
-        half = finish_pairs(w, p)
-        m1 = s.metrics()
-        half["commit_seconds_histogram"] = histogram_delta(m0, m1, "souk_commit_seconds")
-        half["commit_batch_histogram"] = histogram_delta(m0, m1, "souk_commit_batch_size")
-        lat = w.latencies_us()
-        half["target_per_s"] = rate / 2
-        half["latencies"] = len(lat)
-        det["half"] = half
+        # 2. half of that rate, open loop: latency send -> recipient's EventBatch. A run that
+        # could not sustain the rate (the machine is shared) measured a growing queue, not
+        # latency: it is tried once more and both are kept in the details.
+        for attempt in (1, 2):
+            w = run_pairs(ctx, s.port, "souk", s.app, rate / 2, "durable-half", True)
+            m0 = s.metrics()
+            half = {"load_average": loadavg()}
+            w.tell("GO")
+            half.update(finish_pairs(w, p))
+            m1 = s.metrics()
+            half["commit_seconds_histogram"] = histogram_delta(m0, m1, "souk_commit_seconds")
+            half["commit_batch_histogram"] = histogram_delta(m0, m1,
+                                                             "souk_commit_batch_size")
+            lat = w.latencies_us()
+            half["target_per_s"] = rate / 2
+            half["latencies"] = len(lat)
+            half["sustained"] = half["received_per_s"] >= 0.97 * half["target_per_s"]
+            det["half" if attempt == 1 else "half_retry"] = half
+            if half["sustained"] or ctx["smoke"]:
+                break
     finally:
         det["soukd_exit"] = s.stop()
-    half["sustained"] = half["received_per_s"] >= 0.97 * half["target_per_s"]
     mq = Mosquitto(b["mosquitto"], work)
     try:
         w = run_pairs(ctx, mq.port, "mqtt", None, 0, "mqtt-max", False)
@@ -651,7 +658,9 @@ def main():
                     help="override a count of the run (e.g. storm_devices=2000); such a "
                     "run is not the benchmark")
     ap.add_argument("--wait-quiet", type=float, default=0,
-                    help="wait up to this many seconds for the 1-minute load average < 0.5")
+                    help="wait up to this many seconds for a quiet machine (--quiet-below)")
+    ap.add_argument("--quiet-below", type=float, default=0.5,
+                    help="the 1-minute load average that counts as quiet (default 0.5)")
     a = ap.parse_args()
 
     p = dict(SMOKE if a.smoke else FULL)
@@ -676,7 +685,7 @@ def main():
 
     if a.wait_quiet:
         deadline = time.time() + a.wait_quiet
-        while os.getloadavg()[0] >= 0.5 and time.time() < deadline:
+        while os.getloadavg()[0] >= a.quiet_below and time.time() < deadline:
             time.sleep(10)
     rev, dirty = git_rev()
     work = tempfile.mkdtemp(prefix="souk-bench-")
@@ -686,7 +695,7 @@ def main():
            "git_dirty": dirty, "machine": machine(), "parameters": p,
            "soukd_config": SOUKD_CONFIG, "load_average": {"start": loadavg()},
            "details": {}, "errors": {}}
-    ctx = {"p": p, "bins": bins, "work": work}
+    ctx = {"p": p, "bins": bins, "work": work, "smoke": a.smoke}
     for name in only:
         log("scenario", name, "(load average %s)" % loadavg())
         t0 = time.monotonic()
