@@ -14,6 +14,8 @@ PKGS=(
   # bindings: JDK 17 for the Kotlin/JNI binding on the desktop JVM (kotlinc comes from npm:
   # bindings/android/scripts/install-kotlin.sh, run by ctest's kotlin_build)
   openjdk-17-jdk-headless
+  # bench/: Mosquitto (broker + client library) for the side-by-side figures
+  mosquitto libmosquitto-dev
 )
 # npm for the Kotlin compiler; a machine whose Node.js already ships npm keeps it
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
