@@ -13,7 +13,10 @@ JOBS=$(nproc)
 bash scripts/setup.sh
 
 echo "== build (RelWithDebInfo)"
-cmake -S . -B "$ROOT/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# SOUK_TEST_UNSAFE_EARLY_ACK adds a second, test-only soukd that acks before the commit is
+# durable: the fault checker's control run (fault.control) must catch it losing messages.
+cmake -S . -B "$ROOT/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DSOUK_TEST_UNSAFE_EARLY_ACK=ON >/dev/null
 cmake --build "$ROOT/build-test" -j"$JOBS"
 echo "== ctest"
 (cd "$ROOT/build-test" && ctest --output-on-failure -j"$JOBS" --timeout 600)
