@@ -47,7 +47,7 @@ android {
 
     sourceSets {
         getByName("main") {
-            java.srcDirs("src/main/kotlin", "src/android/kotlin")
+            java.srcDirs("src/main/kotlin", "src/android/kotlin", layout.buildDirectory.dir("generated/souk-version"))
             // libsouk.so itself (libsoukjni.so is built by CMake above)
             jniLibs.srcDirs(layout.buildDirectory.dir("generated/souk-jniLibs"))
         }
@@ -81,7 +81,16 @@ val copySoukLibs by tasks.registering(Copy::class) {
     }
     into(layout.buildDirectory.dir("generated/souk-jniLibs"))
 }
-tasks.named("preBuild") { dependsOn(copySoukLibs) }
+// io.souk.SoukVersion from libsouk's version.h (the load-time version check's reference)
+val generateSoukVersion by tasks.registering(Exec::class) {
+    val header = file("../../sdk/include/souk/version.h")
+    val out = layout.buildDirectory.file("generated/souk-version/SoukVersion.kt")
+    inputs.file(header)
+    outputs.file(out)
+    doFirst { out.get().asFile.parentFile.mkdirs() }
+    commandLine("bash", file("scripts/gen-version.sh").path, header.path, out.get().asFile.path)
+}
+tasks.named("preBuild") { dependsOn(copySoukLibs, generateSoukVersion) }
 
 dependencies {
     api("org.jetbrains.kotlinx:kotlinx-coroutines-core:1.8.0")

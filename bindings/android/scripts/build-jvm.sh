@@ -4,7 +4,8 @@
 # kotlin_build). The very same files the Gradle module compiles for Android:
 #   src/main/cpp        -> OUT/jni/libsoukjni.so, with CMake, against libsouk installed from
 #                          the main build (cmake --install BUILD --component sdk)
-#   src/main/kotlin     -> OUT/lib/souk-android.jar   (kotlinc, -Werror)
+#   src/main/kotlin     -> OUT/lib/souk-android.jar   (kotlinc, -Werror), with SoukVersion.kt
+#                          generated from sdk/include/souk/version.h (scripts/gen-version.sh)
 #   src/test/kotlin     -> OUT/lib/souk-android-tests.jar
 # plus the runtime jars (kotlin-stdlib, kotlinx-coroutines-core-jvm, kotlin-test) in OUT/lib.
 # Run a test:  java -Djava.library.path=OUT/jni -cp "OUT/lib/*" io.souk.test.MainKt NAME
@@ -33,6 +34,7 @@ KLIB="$KOTLIN_HOME/lib"
 JOBS="${SOUK_JOBS:-2}"
 
 echo "== libsouk (installed from $BUILD)"
+rm -rf "$OUT/prefix" # no file of an earlier install may linger (an old libsouk.so.0 link)
 cmake --install "$BUILD" --prefix "$OUT/prefix" --component sdk >/dev/null
 
 echo "== libsoukjni"
@@ -44,8 +46,12 @@ mkdir -p "$OUT/jni" "$OUT/lib"
 cp -f "$OUT/jni-build/libsoukjni.so" "$OUT/jni/"
 
 echo "== Kotlin"
+# the version the load-time check expects, from the same header libsoukjni is built with
+GEN="$OUT/generated"
+mkdir -p "$GEN"
+bash "$HERE/scripts/gen-version.sh" "$HERE/../../sdk/include/souk/version.h" "$GEN/SoukVersion.kt"
 cp -f "$KLIB/kotlin-stdlib.jar" "$KLIB/kotlinx-coroutines-core-jvm.jar" "$KLIB/kotlin-test.jar" "$OUT/lib/"
-stamp=$( (cat "$KOTLIN_HOME/build.txt"; find "$HERE/src/main/kotlin" "$HERE/src/test/kotlin" -name '*.kt' \
+stamp=$( (cat "$KOTLIN_HOME/build.txt"; find "$HERE/src/main/kotlin" "$HERE/src/test/kotlin" "$GEN" -name '*.kt' \
           -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/lib/souk-android-tests.jar" ] && [ "$(cat "$OUT/kotlin.stamp" 2>/dev/null)" = "$stamp" ]; then
   echo "Kotlin sources unchanged: keeping $OUT/lib/*.jar"
@@ -54,7 +60,7 @@ fi
 rm -f "$OUT/kotlin.stamp"
 KOTLINC=("$KOTLIN_HOME/bin/kotlinc" -jvm-target 17 -Werror -no-reflect -J-Xmx1g)
 "${KOTLINC[@]}" -module-name souk-android -cp "$KLIB/kotlinx-coroutines-core-jvm.jar" \
-  -d "$OUT/lib/souk-android.jar" "$HERE/src/main/kotlin"
+  -d "$OUT/lib/souk-android.jar" "$HERE/src/main/kotlin" "$GEN/SoukVersion.kt"
 "${KOTLINC[@]}" -module-name souk-android-tests \
   -cp "$OUT/lib/souk-android.jar:$KLIB/kotlinx-coroutines-core-jvm.jar:$KLIB/kotlin-test.jar" \
   -Xfriend-paths="$OUT/lib/souk-android.jar" \

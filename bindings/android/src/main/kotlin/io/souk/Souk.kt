@@ -303,11 +303,14 @@ class Souk(config: SoukConfig) : Closeable {
     override fun close() = cleanable.clean()
 
     companion object {
-        /** This binding's version; the native libraries are checked against it when loaded. */
-        const val VERSION = "0.1.0"
+        /**
+         * This binding's version (libsouk's, generated from sdk/include/souk/version.h); the
+         * native libraries are checked against it when loaded.
+         */
+        const val VERSION = SoukVersion.NAME
 
         /** [VERSION] as major * 10000 + minor * 100 + patch (libsouk's SOUK_VERSION_NUMBER). */
-        const val VERSION_NUMBER = 100
+        const val VERSION_NUMBER = SoukVersion.NUMBER
 
         /**
          * The version of the libsouk actually loaded. Loads and checks the native libraries.
