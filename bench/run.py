@@ -6,6 +6,7 @@
     bench/run.py --smoke         the same scenarios with tiny counts, in seconds (ctest
                                  bench.smoke); asserts that every figure was produced
     bench/run.py --only idle,durable ...   a subset (development)
+    bench/run.py --table FILE.json         the figures of a results file as a Markdown table
 
 Scenarios (docs/performance.md says what each figure means and how it was measured):
   idle      idle_conn_bytes, mosquitto_idle_conn_bytes
@@ -647,7 +648,33 @@ def git_rev():
     return g("rev-parse", "HEAD"), bool(st)
 
 
+TARGETS = {
+    "idle_conn_bytes": "< 2,048 (issue)",
+    "durable_msgs_per_s": ">= mosquitto_qos1_msgs_per_s (issue)",
+    "e2e_p99_ms": "< 50 (issue)",
+    "sdk_sync_msgs_per_s": ">= sqlcipher_raw_rows_per_s / 2 (issue)",
+}
+
+
+def table(path):
+    """A Markdown table of a results file (for docs/performance.md)."""
+    d = json.load(open(path))
+    rows = ["| figure | value | target / compare with | load average before |",
+            "|---|---|---|---|"]
+    for scen, figs in FIG_OF.items():
+        la = d.get("details", {}).get(scen, {}).get("load_average_before")
+        for f in figs:
+            v = d.get(f)
+            v = "{:,}".format(v) if isinstance(v, (int, float)) else "—"
+            rows.append("| `%s` | %s | %s | %s |" % (f, v, TARGETS.get(f, ""),
+                                                    " / ".join(map(str, la or []))))
+    return "\n".join(rows)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--table":
+        print(table(sys.argv[2]))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", action="store_true", help="tiny counts, seconds (ctest)")
     ap.add_argument("--only", default="", help="comma-separated scenarios: " +
