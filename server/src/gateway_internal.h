@@ -32,6 +32,7 @@ typedef struct http_req {
 	int status;	 /* response */
 	char *resp;
 	size_t resp_len;
+	size_t resp_off;
 	int phase; /* 1: headers to write, 2: body to write */
 } http_req;
 

@@ -19,6 +19,7 @@
 #include "util.h"
 
 /* request bodies: 256 KiB, except POST /v1/push (up to 100,000 user ids) */
+enum { REST_WRITE_CHUNK = 16000 };
 enum { REST_MAX_BODY = 256 * 1024, REST_MAX_PUSH_BODY = 16 * 1024 * 1024, REST_MAX_PENDING = 4096 };
 #define API_KEY_TTL_US (60 * 1000000LL)
 
@@ -35,6 +36,7 @@ static void respond(http_req *r, int status, char *body, size_t len)
 	r->status = status;
 	r->resp = body;
 	r->resp_len = len;
+	r->resp_off = 0;
 	r->phase = 1;
 	lws_callback_on_writable(r->wsi);
 }
@@ -75,14 +77,21 @@ static int write_response(struct lws *wsi, http_req *r)
 			return 0;
 		}
 	} else if (r->phase == 2 && r->resp_len) {
-		uint8_t *buf = malloc(LWS_PRE + r->resp_len);
-		if (!buf)
+		/* at most one HTTP/2 frame's worth per writeable callback (clients may upgrade
+		 * to h2c, whose default maximum frame is 16 KiB) */
+		size_t left = r->resp_len - r->resp_off;
+		size_t n = left > REST_WRITE_CHUNK ? REST_WRITE_CHUNK : left;
+		uint8_t buf[LWS_PRE + REST_WRITE_CHUNK];
+		memcpy(buf + LWS_PRE, r->resp + r->resp_off, n);
+		int last = n == left;
+		if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
+		    0)
 			return -1;
-		memcpy(buf + LWS_PRE, r->resp, r->resp_len);
-		int n = lws_write(wsi, buf + LWS_PRE, r->resp_len, LWS_WRITE_HTTP_FINAL);
-		free(buf);
-		if (n < 0)
-			return -1;
+		r->resp_off += n;
+		if (!last) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
 	} else {
 		return 0;
 	}
