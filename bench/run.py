@@ -59,6 +59,21 @@ def loadavg():
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def cpu_times():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return dict(zip(["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"],
+                    v))
+
+
+def cpu_split(t0, t1):
+    """Machine-wide CPU use between two cpu_times() in % — `nice` is work of niced
+    (background) processes, which yields to the benchmark's normal-priority ones."""
+    d = {k: t1[k] - t0[k] for k in t0}
+    tot = sum(d.values()) or 1
+    return {k: round(100.0 * v / tot, 1) for k, v in d.items() if v}
+
+
 def nofile_prefix():
     """Raise the open-files limit of a child to 20,000 (soukd does not raise its own)."""
     if shutil.which("prlimit"):
@@ -731,6 +746,7 @@ def main():
         log("scenario", name, "(load average %s)" % loadavg())
         t0 = time.monotonic()
         ctx["det"] = det = {"load_average_before": loadavg()}
+        c0 = cpu_times()
         try:
             figs, det = RUNNERS[name](ctx)
             res.update(figs)
@@ -739,6 +755,7 @@ def main():
             res["errors"][name] = repr(e)
         det["load_average_before"] = ctx["det"]["load_average_before"]
         det["scenario_s"] = round(time.monotonic() - t0, 2)
+        det["machine_cpu_percent"] = cpu_split(c0, cpu_times())
         res["details"][name] = det
     res["load_average"]["end"] = loadavg()
     expected = [f for s in only for f in FIG_OF[s]]
