@@ -15,10 +15,10 @@
  * 3. Drain: faults stop, soukd runs, the proxy resets every connection and turns clean,
  *    producers stop producing (SIGUSR1) and empty their outboxes; the checker waits until
  *    every reader has read its user's highest promised value, then stops everything
- *    cleanly. A process that has not caught up after --drain-timeout (a bound against
- *    hangs, not a speed requirement) is stuck: an error; it is restarted on its database,
- *    as a user would force-quit the app, and the drain goes on once more, so that the
- *    check can still tell loss from a stall.
+ *    cleanly. A producer or device that is behind and made no progress for
+ *    --drain-timeout (a bound against hangs, not a speed requirement) is stuck: an error;
+ *    its process is restarted on its databases, as a user would force-quit the app, and
+ *    the drain goes on, so that the check can still tell loss from a stall.
  * 4. Check: every value is classified from the logs (fault_client.c describes them):
  *      ok          acked by the server and read exactly once, in order, by every device
  *      lost        promised (acked, or accepted by send_text) or read somewhere, and
@@ -662,7 +662,7 @@ typedef struct plog {
 	uint64_t max_t, max_promised;
 	size_t cap;
 	int drained;
-	long failed, send_errors;
+	long failed, send_errors, n_acks;
 } plog;
 
 static void plog_set(plog *p, uint64_t c, uint8_t f)
@@ -707,6 +707,7 @@ static void plog_read(plog *p, int u)
 			break;
 		case 'A':
 			plog_set(p, c, V_A);
+			p->n_acks++;
 			break;
 		case 'E':
 			plog_set(p, c, V_E);
@@ -792,17 +793,23 @@ static void rlog_free(rlog *r)
 
 /* ---- drain -------------------------------------------------------------------------------- */
 
+/* Drain progress is watched per producer and per device: key u for producer u, key
+ * P + j·P + u for consumer j's device of user u. */
+enum { MAX_KEYS = MAX_PRODUCERS + MAX_CONSUMERS * MAX_PRODUCERS };
+
 /* 1 when every producer emptied its outbox and every device read its user's highest
- * promised value. `why` says what is missing. */
-static int drained(char *why, size_t len, int *lagging)
+ * promised value. `why` says what is missing; lagging[k] and metric[k] (acks of a
+ * producer, reads of a device: they grow while it makes progress) are filled per key. */
+static int drained(char *why, size_t len, int *lagging, long *metric)
 {
 	why[0] = '\0';
 	int ok = 1;
-	for (int i = 0; i < g.nprocs; i++)
-		lagging[i] = 0;
+	for (int k = 0; k < MAX_KEYS; k++)
+		lagging[k] = 0;
 	for (int u = 0; u < g.producers; u++) {
 		plog p;
 		plog_read(&p, u);
+		metric[u] = p.n_acks;
 		if (!p.drained) {
 			snprintf(why + strlen(why), len - strlen(why), " p%d:outbox", u);
 			lagging[u] = 1;
@@ -811,13 +818,15 @@ static int drained(char *why, size_t len, int *lagging)
 		for (int j = 0; j < g.consumers; j++) {
 			if (!consumer_has_user(j, u))
 				continue;
+			int k = g.producers + j * g.producers + u;
 			rlog r;
 			rlog_read(&r, j, u, 0);
+			metric[k] = (long)r.n;
 			if (r.max_ctr < p.max_promised) {
 				snprintf(why + strlen(why), len - strlen(why),
 					 " c%d-u%d:%" PRIu64 "/%" PRIu64, j, u, r.max_ctr,
 					 p.max_promised);
-				lagging[g.producers + j] = 1;
+				lagging[k] = 1;
 				ok = 0;
 			}
 			rlog_free(&r);
@@ -825,6 +834,14 @@ static int drained(char *why, size_t len, int *lagging)
 		plog_free(&p);
 	}
 	return ok;
+}
+
+/* The process a progress key belongs to. */
+static proc *key_proc(int k)
+{
+	if (k < g.producers)
+		return &g.procs[k];
+	return &g.procs[g.producers + (k - g.producers) / g.producers];
 }
 
 static void drain(void)
@@ -844,36 +861,50 @@ static void drain(void)
 		else if (p->producer)
 			kill(p->pid, SIGUSR1);
 	}
-	int64_t start = fu_now_ms(), last_report = start, round_start = start;
+	int64_t start = fu_now_ms(), last_report = start;
 	char why[4096];
-	int lagging[MAX_PRODUCERS + MAX_CONSUMERS];
-	int round = 0;
-	while (!drained(why, sizeof(why), lagging)) {
+	static int lagging[MAX_KEYS];
+	static long metric[MAX_KEYS], last_metric[MAX_KEYS];
+	static int64_t last_change[MAX_KEYS];
+	int restarts[MAX_PRODUCERS + MAX_CONSUMERS] = {0};
+	for (int k = 0; k < MAX_KEYS; k++) {
+		last_metric[k] = -1;
+		last_change[k] = start;
+	}
+	while (!drained(why, sizeof(why), lagging, metric)) {
 		int64_t now = fu_now_ms();
-		if (now - round_start > g.drain_timeout_s * 1000 && round == 0) {
-			/* a device that makes no progress with the server up and the network clean
-			 * is stuck (a liveness failure, counted as an error). Restart it, as a user
-			 * would force-quit the app, so that the check can still tell whether
-			 * anything was lost. */
-			say("drain: ERROR: no catch-up within %ld s (missing:%s); restarting the "
-			    "stuck processes on their databases",
-			    g.drain_timeout_s, why);
-			for (int i = 0; i < g.nprocs; i++) {
-				proc *p = &g.procs[i];
-				if (!lagging[i])
-					continue;
-				say("drain: stuck: %s %d", p->producer ? "producer" : "consumer",
-				    p->idx);
-				g.stalls++;
-				kill_wait(p->pid, SIGKILL);
-				p->pid = 0;
-				start_client(p);
+		int hopeless = 0;
+		for (int k = 0; k < MAX_KEYS; k++) {
+			if (metric[k] != last_metric[k]) {
+				last_metric[k] = metric[k];
+				last_change[k] = now;
 			}
-			round = 1;
-			round_start = now;
-		} else if (now - round_start > g.drain_timeout_s * 1000) {
-			say("drain: gave up after another %ld s; still missing:%s",
-			    g.drain_timeout_s, why);
+			if (!lagging[k] || now - last_change[k] <= g.drain_timeout_s * 1000)
+				continue;
+			/* no progress for --drain-timeout with the server up and the network
+			 * clean: stuck, a liveness failure (an error). Restart the process on its
+			 * database, as a user would force-quit the app, so that the check can
+			 * still tell whether anything was lost. */
+			proc *p = key_proc(k);
+			int i = (int)(p - g.procs);
+			if (restarts[i] >= 2) {
+				hopeless = 1;
+				continue;
+			}
+			restarts[i]++;
+			g.stalls++;
+			say("drain: ERROR: %s %d stuck: no progress in %ld s (missing:%s); "
+			    "restarting it on its databases",
+			    p->producer ? "producer" : "consumer", p->idx, g.drain_timeout_s, why);
+			kill_wait(p->pid, SIGKILL);
+			p->pid = 0;
+			start_client(p);
+			for (int q = 0; q < MAX_KEYS; q++)
+				if (key_proc(q) == p)
+					last_change[q] = now;
+		}
+		if (hopeless) {
+			say("drain: gave up; still missing:%s", why);
 			break;
 		}
 		if (now - last_report > 10000) {
@@ -1267,9 +1298,10 @@ static int usage(void)
 		"  --faults LIST              comma-separated: soukd-kill, soukd-stop,\n"
 		"                             client-kill, proxy (default: all)\n"
 		"  --interval-ms MS           mean time between a producer's values (100)\n"
-		"  --drain-timeout S          how long the drain may take before a device that\n"
-		"                             did not catch up counts as stuck and is restarted\n"
-		"                             (120; a bound against hangs, not a speed limit)\n"
+		"  --drain-timeout S          how long a producer or device that is behind may\n"
+		"                             make no progress in the drain before it counts as\n"
+		"                             stuck and is restarted (120; a bound against hangs,\n"
+		"                             not a speed limit)\n"
 		"  --keep                     keep the run directory (kept anyway on failure)\n"
 		"binaries: $SOUKD, $SOUKCTL, $FAULT_CLIENT, $FAULTPROXY override the built ones\n");
 	return 2;
