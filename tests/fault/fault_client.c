@@ -419,7 +419,7 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--interval-ms") == 0)
 			interval = atoi(v);
 		else if (strcmp(a, "--reader") == 0 && nr < sizeof(rds) / sizeof(rds[0])) {
-			char *s = strdup(v);
+			char *s = (char *)v; /* argv is ours to split in place: nothing to free */
 			reader *rd = &rds[nr++];
 			memset(rd, 0, sizeof(*rd));
 			rd->user = strtok(s, ",");
