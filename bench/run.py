@@ -655,6 +655,27 @@ def machine():
             "cpu": cpu}
 
 
+def fsync_probe(work, seconds):
+    """This disk's rate of 4 KiB append + fdatasync, right now: the durable path's other
+    limit (fsync rate × operations per group commit)."""
+    path = os.path.join(work, "fsync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    lat, block = [], b"\0" * 4096
+    t_end = time.monotonic() + seconds
+    try:
+        while time.monotonic() < t_end:
+            t0 = time.monotonic()
+            os.write(fd, block)
+            os.fdatasync(fd)
+            lat.append(time.monotonic() - t0)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    lat.sort()
+    return {"fdatasync_per_s": round(len(lat) / seconds, 1),
+            "p50_ms": round(1000 * pct(lat, 0.5), 3), "p99_ms": round(1000 * pct(lat, 0.99), 3)}
+
+
 def git_rev():
     def g(*a):
         r = subprocess.run(["git", "-C", ROOT, *a], capture_output=True, text=True)
@@ -742,6 +763,7 @@ def main():
            "soukd_config": SOUKD_CONFIG, "load_average": {"start": loadavg()},
            "details": {}, "errors": {}}
     ctx = {"p": p, "bins": bins, "work": work, "smoke": a.smoke}
+    res["machine"]["fsync_probe"] = fsync_probe(work, 0.5 if a.smoke else 3)
     for name in only:
         log("scenario", name, "(load average %s)" % loadavg())
         t0 = time.monotonic()
