@@ -1,21 +1,21 @@
 /*
  * repro_handshake_stall.c — minimal reproduction of a libsouk bug found by the fault
- * checker (docs/fault-testing.md, "Findings"): a client whose WebSocket handshake gets no
- * answer stays CONNECTING for ever and never reconnects.
+ * checker (docs/fault-testing.md, "Findings"): a client whose WebSocket handshake got no
+ * answer stayed CONNECTING for ever and never reconnected.
  *
  * A server that accepts TCP but does not answer the upgrade (here: a socket that listens
  * and never accepts; in the checker: soukd paused by SIGSTOP, or slow to come back) makes
  * libwebsockets 4.1 give up on the handshake after its pending timeout (about 5 s, "TIMEDOUT
  * WAITING on 4" in the lws log) and free the wsi without LWS_CALLBACK_CLIENT_CONNECTION_ERROR
- * or LWS_CALLBACK_CLIENT_CLOSED. sdk/src/session.c waits for one of those two callbacks to
- * leave PH_CONNECTING, so the session stays there with a dangling `wsi`: no socket, no
+ * or LWS_CALLBACK_CLIENT_CLOSED. sdk/src/session.c waited for one of those two callbacks to
+ * leave PH_CONNECTING, so the session stayed there with a dangling `wsi`: no socket, no
  * timer, no further attempt — a device that silently stops syncing and sending until the
  * app restarts it.
  *
  * Expected: CONNECTING, then WAITING when the attempt fails, then CONNECTING again (the
- * backoff is 50..1000 ms). Exit 0 when the client retried, 1 when it is stuck. Not in ctest
- * by default (DISABLED) until the SDK is fixed; run it alone: ctest -R fault.repro_handshake
- * or build/tests/fault/repro_handshake_stall.
+ * backoff is 50..1000 ms). Exit 0 when the client retried, 1 when it is stuck. Fixed in
+ * sdk/src/session.c (LWS_CALLBACK_WSI_DESTROY ends the attempt); kept as the regression
+ * test fault.repro_handshake_stall.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
