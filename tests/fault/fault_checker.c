@@ -84,7 +84,7 @@ static struct {
 	/* options */
 	long cycles_max, seconds;
 	uint64_t seed;
-	int producers, consumers, devices, faults, interval_ms, verbose, keep, selftest;
+	int producers, consumers, devices, faults, interval_ms, verbose, keep, discard, selftest;
 	long drain_timeout_s;
 	const char *soukd, *soukctl, *client, *proxy;
 
@@ -1287,7 +1287,7 @@ static int usage(void)
 		"usage: fault_checker [--cycles N] [--seconds S] [--seed N] [--producers N]\n"
 		"                     [--consumers N] [--devices N] [--faults LIST]\n"
 		"                     [--interval-ms MS]\n"
-		"                     [--drain-timeout S] [--keep] [-v]\n"
+		"                     [--drain-timeout S] [--keep | --discard] [-v]\n"
 		"       fault_checker --selftest   (the classification, on hand-written logs)\n"
 		"  --cycles N / --seconds S   stop the faults after N cycles or S seconds\n"
 		"                             (whichever comes first; default --seconds 60)\n"
@@ -1303,6 +1303,7 @@ static int usage(void)
 		"                             stuck and is restarted (120; a bound against hangs,\n"
 		"                             not a speed limit)\n"
 		"  --keep                     keep the run directory (kept anyway on failure)\n"
+		"  --discard                  remove it even on failure (the control run)\n"
 		"binaries: $SOUKD, $SOUKCTL, $FAULT_CLIENT, $FAULTPROXY override the built ones\n");
 	return 2;
 }
@@ -1319,6 +1320,10 @@ int main(int argc, char **argv)
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--keep") == 0) {
 			g.keep = 1;
+			continue;
+		}
+		if (strcmp(a, "--discard") == 0) {
+			g.discard = 1;
 			continue;
 		}
 		if (strcmp(a, "--selftest") == 0) {
@@ -1391,7 +1396,7 @@ int main(int argc, char **argv)
 	stop_all();
 	tally t;
 	int bad = check(&t);
-	if (bad || g.errors || g.stalls)
+	if ((bad || g.errors || g.stalls) && !g.discard)
 		g.keep = 1;
 	fprintf(stderr, "fault: seed %" PRIu64 "\n", g.seed);
 	return bad || g.errors || g.stalls ? 1 : 0;
