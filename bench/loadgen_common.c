@@ -129,15 +129,14 @@ int lg_raise_nofile(void)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: souk_loadgen souk|mqtt MODE --host H --port P [options]\n"
-		"  souk modes: idle pair fill fanout storm; mqtt modes: idle pair\n"
-		"  --app ID --secret S     app id and HS256 secret (souk)\n"
-		"  --prefix P --first N --users N   user ids P<N>..P<N+users-1>\n"
-		"  --src-base N --src-count N       bind to 127.0.0.N.. (round robin)\n"
-		"  --rate R --window W --warmup S --duration S --lat-file F   (pair)\n"
-		"  --per-user N (fill)  --after SEQ (storm)  --body-bytes N  --timeout S\n"
-		"  --no-ack 1  (experiments: devices never ack what they received)\n");
+	fprintf(stderr, "usage: souk_loadgen souk|mqtt MODE --host H --port P [options]\n"
+			"  souk modes: idle pair fill fanout storm; mqtt modes: idle pair\n"
+			"  --app ID --secret S     app id and HS256 secret (souk)\n"
+			"  --prefix P --first N --users N   user ids P<N>..P<N+users-1>\n"
+			"  --src-base N --src-count N       bind to 127.0.0.N.. (round robin)\n"
+			"  --rate R --window W --warmup S --duration S --lat-file F   (pair)\n"
+			"  --per-user N (fill)  --after SEQ (storm)  --body-bytes N  --timeout S\n"
+			"  --no-ack 1  (experiments: devices never ack what they received)\n");
 }
 
 int main(int argc, char **argv)
