@@ -1078,7 +1078,9 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 static const struct lws_protocols protocols[] = {
 	{"http", rest_http_callback, sizeof(http_req), 0, 0, NULL, 0},
-	{SOUK_WIRE_SUBPROTOCOL, cb_souk, sizeof(conn), 4096, 0, NULL, 0},
+	/* a 512-byte receive buffer: larger frames arrive in pieces and are reassembled up to
+	 * the frame limit; 4096 cost about 4 KB per idle connection (docs/performance.md) */
+	{SOUK_WIRE_SUBPROTOCOL, cb_souk, sizeof(conn), 512, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
