@@ -28,8 +28,8 @@ typedef struct pump {
 	souk_client *c;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	int demand;	     /* pending next() calls */
-	souk_event *ready;   /* the event handed to the waiting next() */
+	int demand;	   /* pending next() calls */
+	souk_event *ready; /* the event handed to the waiting next() */
 	int closing, finished;
 	unsigned long generation;
 	pthread_t thread;
@@ -141,18 +141,21 @@ static void read_content(const souk_content *c, view *v)
 		(void)souk_content_get_text(c);
 		break;
 	case SOUK_CONTENT_PRODUCT:
-		copy_str(v->product_title, sizeof(v->product_title), souk_content_get_product_title(c));
+		copy_str(v->product_title, sizeof(v->product_title),
+			 souk_content_get_product_title(c));
 		(void)souk_content_get_product_id(c);
 		(void)souk_content_get_product_image_url(c);
 		(void)souk_content_get_product_url(c);
 		v->price = souk_content_get_product_price_minor(c);
-		copy_str(v->currency, sizeof(v->currency), souk_content_get_product_price_currency(c));
+		copy_str(v->currency, sizeof(v->currency),
+			 souk_content_get_product_price_currency(c));
 		break;
 	case SOUK_CONTENT_QUICK_REPLIES:
 		(void)souk_content_get_quick_replies_prompt(c);
 		v->replies = souk_content_get_quick_reply_count(c);
 		for (size_t i = 0; i < v->replies; i++) {
-			copy_str(v->reply_id, sizeof(v->reply_id), souk_content_get_quick_reply_id(c, i));
+			copy_str(v->reply_id, sizeof(v->reply_id),
+				 souk_content_get_quick_reply_id(c, i));
 			copy_str(v->reply_title, sizeof(v->reply_title),
 				 souk_content_get_quick_reply_title(c, i));
 		}
@@ -263,7 +266,8 @@ static void read_event(const souk_event *e, ev_view *v)
 	case SOUK_EVENT_PUSH_RECEIVED:
 		CHECK(souk_event_get_push(e) != NULL);
 		(void)souk_push_get_id(souk_event_get_push(e));
-		copy_str(v->push_title, sizeof(v->push_title), souk_push_get_title(souk_event_get_push(e)));
+		copy_str(v->push_title, sizeof(v->push_title),
+			 souk_push_get_title(souk_event_get_push(e)));
 		(void)souk_push_get_body(souk_event_get_push(e));
 		(void)souk_push_get_image_url(souk_event_get_push(e));
 		(void)souk_push_get_deep_link(souk_event_get_push(e));
@@ -486,8 +490,10 @@ int main(void)
 	CHECK(strcmp(ev.msg.text, "It ships today") == 0);
 	CHECK(strcmp(ev.msg.sender_name, "Sam") == 0);
 	CHECK_EQ(th_http(&s, "POST", path,
-			 "{\"sender\":{\"id\":\"bot-1\",\"kind\":\"bot\"},\"content\":{\"quick_replies\":"
-			 "{\"prompt\":\"Track it?\",\"replies\":[{\"id\":\"yes\",\"title\":\"Yes please\"}]}}}",
+			 "{\"sender\":{\"id\":\"bot-1\",\"kind\":\"bot\"},\"content\":{\"quick_"
+			 "replies\":"
+			 "{\"prompt\":\"Track it?\",\"replies\":[{\"id\":\"yes\",\"title\":\"Yes "
+			 "please\"}]}}}",
 			 body, sizeof(body)),
 		 201);
 	kind = SOUK_CONTENT_QUICK_REPLIES;
@@ -498,7 +504,8 @@ int main(void)
 	snapshot(c, qid, &v);
 	CHECK(strcmp(v.text, "Yes please") == 0);
 	CHECK_EQ(th_http(&s, "POST", path,
-			 "{\"sender\":{\"id\":\"bot-1\",\"kind\":\"bot\"},\"content\":{\"csat_survey\":"
+			 "{\"sender\":{\"id\":\"bot-1\",\"kind\":\"bot\"},\"content\":{\"csat_"
+			 "survey\":"
 			 "{\"survey_id\":\"s-1\",\"question\":\"How did we do?\",\"scale\":5}}}",
 			 body, sizeof(body)),
 		 201);
@@ -514,7 +521,8 @@ int main(void)
 
 	/* an in-app push */
 	CHECK_EQ(th_http(&s, "POST", "/v1/push",
-			 "{\"user_ids\":[\"alice\"],\"push\":{\"title\":\"Summer sale\",\"body\":\"-30%\"}}",
+			 "{\"user_ids\":[\"alice\"],\"push\":{\"title\":\"Summer "
+			 "sale\",\"body\":\"-30%\"}}",
 			 body, sizeof(body)),
 		 202);
 	await_event(&p, is_push, NULL, &ev, "push");
@@ -544,7 +552,8 @@ int main(void)
 	CHECK_EQ(list_conversations(c), 0);
 	CHECK_OK(souk_client_login(c, alice));
 	kind = SOUK_CONTENT_TEXT; /* alice's stream is synced again into the empty store */
-	await_event(&p, incoming_kind, &kind, &ev, "the agent's reply, synced again after the wipe");
+	await_event(&p, incoming_kind, &kind, &ev,
+		    "the agent's reply, synced again after the wipe");
 	CHECK(strcmp(ev.msg.text, "It ships today") == 0);
 	CHECK_EQ(list_conversations(c), 1);
 

@@ -314,7 +314,8 @@ static jobject jcontent(JNIEnv *env, const souk_content *c)
 				items[i * 3 + 1] = souk_content_get_order_item_title(c, i);
 				items[i * 3 + 2] = souk_content_get_order_item_price_currency(c, i);
 				item_nums[i * 2] = souk_content_get_order_item_quantity(c, i);
-				item_nums[i * 2 + 1] = souk_content_get_order_item_price_minor(c, i);
+				item_nums[i * 2 + 1] =
+					souk_content_get_order_item_price_minor(c, i);
 			} else {
 				items[i * 2] = souk_content_get_quick_reply_id(c, i);
 				items[i * 2 + 1] = souk_content_get_quick_reply_title(c, i);
@@ -330,8 +331,8 @@ static jobject jcontent(JNIEnv *env, const souk_content *c)
 	free(item_nums);
 	jobject o = NULL;
 	if (!(*env)->ExceptionCheck(env))
-		o = (*env)->CallStaticObjectMethod(env, g_bridge, m_content, (jint)kind, fallback, js,
-						   jn, ji, jin);
+		o = (*env)->CallStaticObjectMethod(env, g_bridge, m_content, (jint)kind, fallback,
+						   js, jn, ji, jin);
 	if ((*env)->ExceptionCheck(env))
 		o = NULL;
 	return (*env)->PopLocalFrame(env, o);
@@ -388,10 +389,12 @@ static souk_content *build_content(JNIEnv *env, jint kind, jbyteArray fallback, 
 			if (!r)
 				r = souk_content_set_attachment_file_name(c, v[2]);
 			if (!r && long_at(env, n, 0) > 0)
-				r = souk_content_set_attachment_size(c, (uint64_t)long_at(env, n, 0));
+				r = souk_content_set_attachment_size(c,
+								     (uint64_t)long_at(env, n, 0));
 			if (!r && (long_at(env, n, 1) > 0 || long_at(env, n, 2) > 0))
 				r = souk_content_set_attachment_dimensions(
-					c, (uint32_t)long_at(env, n, 1), (uint32_t)long_at(env, n, 2));
+					c, (uint32_t)long_at(env, n, 1),
+					(uint32_t)long_at(env, n, 2));
 			break;
 		case SOUK_CONTENT_PRODUCT:
 			r = souk_content_set_product_id(c, v[0]);
@@ -414,7 +417,8 @@ static souk_content *build_content(JNIEnv *env, jint kind, jbyteArray fallback, 
 				char *cur = failed ? NULL : cstr_at(env, items, i + 2, &failed);
 				if (!failed)
 					r = souk_content_add_order_item(
-						c, pid, title, (uint32_t)long_at(env, item_nums, i / 3 * 2),
+						c, pid, title,
+						(uint32_t)long_at(env, item_nums, i / 3 * 2),
 						long_at(env, item_nums, i / 3 * 2 + 1), cur);
 				free(pid);
 				free(title);
@@ -429,7 +433,8 @@ static souk_content *build_content(JNIEnv *env, jint kind, jbyteArray fallback, 
 				char *id = cstr_at(env, items, i, &failed);
 				char *title = failed ? NULL : cstr_at(env, items, i + 1, &failed);
 				if (!failed)
-					r = souk_content_add_quick_reply(c, id ? id : "", title ? title : "");
+					r = souk_content_add_quick_reply(c, id ? id : "",
+									 title ? title : "");
 				free(id);
 				free(title);
 			}
@@ -480,8 +485,9 @@ static jobject jpush(JNIEnv *env, const souk_push *p)
 	jobject product = jcontent(env, souk_push_get_product(p));
 	jobject o = NULL;
 	if (!(*env)->ExceptionCheck(env))
-		o = (*env)->CallStaticObjectMethod(env, g_bridge, m_push, id, title, body, image, link,
-						   product, (jlong)souk_push_get_server_time_ms(p));
+		o = (*env)->CallStaticObjectMethod(env, g_bridge, m_push, id, title, body, image,
+						   link, product,
+						   (jlong)souk_push_get_server_time_ms(p));
 	if ((*env)->ExceptionCheck(env))
 		o = NULL;
 	return (*env)->PopLocalFrame(env, o);
@@ -508,10 +514,11 @@ static jobject jmessage(JNIEnv *env, const souk_message *m)
 			(jlong)souk_message_get_conversation_id(m), server_id, cmid,
 			(jlong)souk_message_get_conv_seq(m), sender_id,
 			(jint)souk_message_get_sender_kind(m), sender_name, avatar,
-			(jboolean)(souk_message_is_outgoing(m) != 0), (jint)souk_message_get_status(m),
-			(jint)souk_message_get_content_kind(m), content, text,
-			(jint)souk_message_get_failure_code(m), reason,
-			(jlong)souk_message_get_created_ms(m), (jlong)souk_message_get_server_time_ms(m));
+			(jboolean)(souk_message_is_outgoing(m) != 0),
+			(jint)souk_message_get_status(m), (jint)souk_message_get_content_kind(m),
+			content, text, (jint)souk_message_get_failure_code(m), reason,
+			(jlong)souk_message_get_created_ms(m),
+			(jlong)souk_message_get_server_time_ms(m));
 	if ((*env)->ExceptionCheck(env))
 		o = NULL;
 	return (*env)->PopLocalFrame(env, o);
@@ -530,8 +537,8 @@ static jobject jconversation(JNIEnv *env, const souk_conversation *v)
 	jobject o = NULL;
 	if (!(*env)->ExceptionCheck(env))
 		o = (*env)->CallStaticObjectMethod(
-			env, g_bridge, m_conversation, (jlong)souk_conversation_get_id(v), server_id,
-			(jboolean)(souk_conversation_is_support(v) != 0),
+			env, g_bridge, m_conversation, (jlong)souk_conversation_get_id(v),
+			server_id, (jboolean)(souk_conversation_is_support(v) != 0),
 			(jint)souk_conversation_get_kind(v), (jint)souk_conversation_get_status(v),
 			(jlong)souk_conversation_get_unread_count(v),
 			(jlong)souk_conversation_get_read_up_to(v),
@@ -704,7 +711,8 @@ static void *logger_main(void *arg)
 			if (m) {
 				(*env)->CallVoidMethod(env, j->sink, m_log, (jint)l.level, m);
 				if ((*env)->ExceptionCheck(env))
-					(*env)->ExceptionClear(env); /* EventSink.log catches; OOM only */
+					(*env)->ExceptionClear(
+						env); /* EventSink.log catches; OOM only */
 				(*env)->DeleteLocalRef(env, m);
 			}
 			if ((*env)->ExceptionCheck(env))
@@ -745,9 +753,9 @@ static void sj_free(JNIEnv *env, sj_client *j)
 	free(j);
 }
 
-static jlong JNICALL n_create(JNIEnv *env, jclass cls, jobject sink, jbyteArray url,
-			      jbyteArray app, jbyteArray db, jbyteArray key, jbyteArray device,
-			      jint platform, jbyteArray ca_file, jbyteArray pins, jint heartbeat_s,
+static jlong JNICALL n_create(JNIEnv *env, jclass cls, jobject sink, jbyteArray url, jbyteArray app,
+			      jbyteArray db, jbyteArray key, jbyteArray device, jint platform,
+			      jbyteArray ca_file, jbyteArray pins, jint heartbeat_s,
 			      jint reconnect_min_ms, jint reconnect_max_ms, jlong max_queued,
 			      jint log_level, jboolean log_to_sink)
 {
@@ -894,7 +902,8 @@ static void token_call(JNIEnv *env, jlong h, jbyteArray token, int login)
 	char *t = cstr(env, token, "token", &failed);
 	if (failed)
 		return;
-	int r = login ? souk_client_login(j->c, t ? t : "") : souk_client_set_token(j->c, t ? t : "");
+	int r = login ? souk_client_login(j->c, t ? t : "")
+		      : souk_client_set_token(j->c, t ? t : "");
 	if (r != SOUK_OK)
 		throw_last(env, r, j->c);
 	if (t) {
@@ -1129,7 +1138,8 @@ static jlong JNICALL n_send_quick_reply(JNIEnv *env, jclass cls, jlong h, jlong 
 	if (failed)
 		return 0;
 	int64_t id = 0;
-	int r = souk_client_send_quick_reply(&id, j->c, (int64_t)conv, (int64_t)msg, rid ? rid : "");
+	int r = souk_client_send_quick_reply(&id, j->c, (int64_t)conv, (int64_t)msg,
+					     rid ? rid : "");
 	free(rid);
 	if (r != SOUK_OK)
 		throw_last(env, r, j->c);
@@ -1160,9 +1170,9 @@ static jlong JNICALL n_answer_csat(JNIEnv *env, jclass cls, jlong h, jlong conv,
 static void JNICALL n_set_context(JNIEnv *env, jclass cls, jlong h, jlong conv, jint pkind,
 				  jobjectArray ps, jlongArray pn, jint okind, jobjectArray os,
 				  jlongArray on, jobjectArray oitems, jlongArray onums,
-				  jobjectArray cart, jlongArray cart_nums, jbyteArray total_currency,
-				  jlong total_minor, jobjectArray pages, jlongArray page_times,
-				  jobjectArray attrs)
+				  jobjectArray cart, jlongArray cart_nums,
+				  jbyteArray total_currency, jlong total_minor, jobjectArray pages,
+				  jlongArray page_times, jobjectArray attrs)
 {
 	(void)cls;
 	sj_client *j = J(h);
@@ -1363,17 +1373,17 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved)
 	    !(g_conversation = global_class(env, PKG "Conversation")) ||
 	    !(g_push = global_class(env, PKG "InAppPush")) || !(g_bytes = global_class(env, "[B")))
 		return JNI_ERR;
-	m_message = (*env)->GetStaticMethodID(env, g_bridge, "message",
-					      "(JJ" B B "J" B "I" B B "ZII" CONTENT B "I" B "JJ)" MSG);
+	m_message = (*env)->GetStaticMethodID(
+		env, g_bridge, "message", "(JJ" B B "J" B "I" B B "ZII" CONTENT B "I" B "JJ)" MSG);
 	m_conversation = (*env)->GetStaticMethodID(env, g_bridge, "conversation",
 						   "(J" B "ZIIJJJJ" B B MSG ")" CONV);
-	m_event = (*env)->GetStaticMethodID(env, g_bridge, "event",
-					    "(IJ" MSG CONV "J" B "ZIII" B PUSH ")L" PKG "SoukEvent;");
+	m_event = (*env)->GetStaticMethodID(
+		env, g_bridge, "event", "(IJ" MSG CONV "J" B "ZIII" B PUSH ")L" PKG "SoukEvent;");
 	m_content = (*env)->GetStaticMethodID(env, g_bridge, "content",
 					      "(I" B BB "[J" BB "[J)" CONTENT);
-	m_push = (*env)->GetStaticMethodID(env, g_bridge, "push",
-					   "(" B B B B B CONTENT "J)" PUSH);
-	m_error = (*env)->GetStaticMethodID(env, g_bridge, "error", "(I" B ")Ljava/lang/Throwable;");
+	m_push = (*env)->GetStaticMethodID(env, g_bridge, "push", "(" B B B B B CONTENT "J)" PUSH);
+	m_error =
+		(*env)->GetStaticMethodID(env, g_bridge, "error", "(I" B ")Ljava/lang/Throwable;");
 	m_deliver = (*env)->GetMethodID(env, g_sink, "deliver", "(L" PKG "SoukEvent;)Z");
 	m_log = (*env)->GetMethodID(env, g_sink, "log", "(I" B ")V");
 	if (!m_message || !m_conversation || !m_event || !m_error || !m_deliver || !m_log ||
