@@ -146,15 +146,10 @@ int souk__context_confirm(souk__store *st, int64_t conv_id, int64_t revision, so
 	int r = souk__store_begin(st);
 	if (r != SOUK_OK)
 		return r;
-	sqlite3_stmt *s = souk__stmt(st, "UPDATE contexts SET confirmed = 1 WHERE conv_id = ?1 "
-					 "AND revision = ?2 AND confirmed = 0");
-	if (!s)
-		r = SOUK_ESTORE;
-	else {
-		sqlite3_bind_int64(s, 1, conv_id);
-		sqlite3_bind_int64(s, 2, revision);
-		r = souk__exec_stmt(st, s);
-	}
+	r = souk__exec_ids(st,
+			   "UPDATE contexts SET confirmed = 1 WHERE conv_id = ?1 AND revision = ?2 "
+			   "AND confirmed = 0",
+			   conv_id, revision);
 	if (r == SOUK_OK && souk__store_changes(st) > 0)
 		r = context_event(ev, SOUK_EVENT_CONTEXT_UPDATED, conv_id, 0, NULL);
 	if (r == SOUK_OK)
@@ -169,15 +164,9 @@ int souk__context_fail(souk__store *st, int64_t conv_id, int64_t revision, int w
 	int r = souk__store_begin(st);
 	if (r != SOUK_OK)
 		return r;
-	sqlite3_stmt *s = souk__stmt(st, "DELETE FROM contexts WHERE conv_id = ?1 "
-					 "AND revision = ?2 AND confirmed = 0");
-	if (!s)
-		r = SOUK_ESTORE;
-	else {
-		sqlite3_bind_int64(s, 1, conv_id);
-		sqlite3_bind_int64(s, 2, revision);
-		r = souk__exec_stmt(st, s);
-	}
+	r = souk__exec_ids(
+		st, "DELETE FROM contexts WHERE conv_id = ?1 AND revision = ?2 AND confirmed = 0",
+		conv_id, revision);
 	if (r == SOUK_OK && souk__store_changes(st) > 0)
 		r = context_event(ev, SOUK_EVENT_CONTEXT_FAILED, conv_id, wire_code, reason);
 	if (r == SOUK_OK)

@@ -54,15 +54,8 @@ int souk__outbox_add(souk__store *st, int64_t conv_id, const uint8_t *content, s
 	}
 	free(me);
 	int64_t id = r == SOUK_OK ? souk__store_last_rowid(st) : 0;
-	if (r == SOUK_OK) {
-		s = souk__stmt(st, "INSERT INTO outbox (msg_id) VALUES (?1)");
-		if (!s)
-			r = SOUK_ESTORE;
-		else {
-			sqlite3_bind_int64(s, 1, id);
-			r = souk__exec_stmt(st, s);
-		}
-	}
+	if (r == SOUK_OK)
+		r = souk__exec_ids(st, "INSERT INTO outbox (msg_id) VALUES (?1)", id, 0);
 	if (r == SOUK_OK)
 		r = souk__emit_message(st, ev, SOUK_EVENT_MESSAGE_ADDED, id);
 	if (r == SOUK_OK)
@@ -182,15 +175,8 @@ int souk__outbox_fail(souk__store *st, int64_t msg_id, int code, const char *rea
 	sqlite3_bind_int(s, 5, SOUK__ST_PENDING);
 	r = souk__exec_stmt(st, s);
 	int changed = r == SOUK_OK && souk__store_changes(st) > 0;
-	if (r == SOUK_OK) {
-		s = souk__stmt(st, "DELETE FROM outbox WHERE msg_id = ?1");
-		if (!s)
-			r = SOUK_ESTORE;
-		else {
-			sqlite3_bind_int64(s, 1, msg_id);
-			r = souk__exec_stmt(st, s);
-		}
-	}
+	if (r == SOUK_OK)
+		r = souk__exec_ids(st, "DELETE FROM outbox WHERE msg_id = ?1", msg_id, 0);
 	if (r == SOUK_OK && changed)
 		r = souk__emit_message(st, ev, SOUK_EVENT_MESSAGE_UPDATED, msg_id);
 	if (r == SOUK_OK)
@@ -224,27 +210,13 @@ int souk__outbox_resend(souk__store *st, int64_t msg_id, souk__evlist *ev)
 	r = message_status(st, msg_id, &status);
 	if (r == SOUK_OK && status != SOUK__ST_FAILED)
 		r = SOUK_ESTATE;
-	sqlite3_stmt *s = NULL;
-	if (r == SOUK_OK) {
-		s = souk__stmt(st, "UPDATE messages SET status = ?2, error_code = 0, "
-				   "error_reason = NULL WHERE id = ?1");
-		if (!s)
-			r = SOUK_ESTORE;
-		else {
-			sqlite3_bind_int64(s, 1, msg_id);
-			sqlite3_bind_int(s, 2, SOUK__ST_PENDING);
-			r = souk__exec_stmt(st, s);
-		}
-	}
-	if (r == SOUK_OK) {
-		s = souk__stmt(st, "INSERT INTO outbox (msg_id) VALUES (?1)");
-		if (!s)
-			r = SOUK_ESTORE;
-		else {
-			sqlite3_bind_int64(s, 1, msg_id);
-			r = souk__exec_stmt(st, s);
-		}
-	}
+	if (r == SOUK_OK)
+		r = souk__exec_ids(st,
+				   "UPDATE messages SET status = ?2, error_code = 0, error_reason "
+				   "= NULL WHERE id = ?1",
+				   msg_id, SOUK__ST_PENDING);
+	if (r == SOUK_OK)
+		r = souk__exec_ids(st, "INSERT INTO outbox (msg_id) VALUES (?1)", msg_id, 0);
 	if (r == SOUK_OK)
 		r = souk__emit_message(st, ev, SOUK_EVENT_MESSAGE_UPDATED, msg_id);
 	if (r == SOUK_OK)
@@ -265,15 +237,8 @@ int souk__outbox_delete_failed(souk__store *st, int64_t msg_id, souk__evlist *ev
 	/* the snapshot is taken before the row goes: it is what the app last saw */
 	if (r == SOUK_OK)
 		r = souk__emit_message(st, ev, SOUK_EVENT_MESSAGE_DELETED, msg_id);
-	if (r == SOUK_OK) {
-		sqlite3_stmt *s = souk__stmt(st, "DELETE FROM messages WHERE id = ?1");
-		if (!s)
-			r = SOUK_ESTORE;
-		else {
-			sqlite3_bind_int64(s, 1, msg_id);
-			r = souk__exec_stmt(st, s);
-		}
-	}
+	if (r == SOUK_OK)
+		r = souk__exec_ids(st, "DELETE FROM messages WHERE id = ?1", msg_id, 0);
 	if (r == SOUK_OK)
 		return souk__store_commit(st, ev);
 	souk__store_rollback(st, ev);

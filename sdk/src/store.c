@@ -181,6 +181,17 @@ sqlite3_stmt *souk__stmt(souk__store *st, const char *sql)
 	return s;
 }
 
+int souk__exec_ids(souk__store *st, const char *sql, int64_t a, int64_t b)
+{
+	sqlite3_stmt *s = souk__stmt(st, sql);
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_int64(s, 1, a);
+	if (sqlite3_bind_parameter_count(s) >= 2)
+		sqlite3_bind_int64(s, 2, b);
+	return souk__exec_stmt(st, s);
+}
+
 int souk__exec_stmt(souk__store *st, sqlite3_stmt *s)
 {
 	if (!s)

@@ -45,6 +45,9 @@ int souk__store_wipe_files(const char *path);
 sqlite3_stmt *souk__stmt(souk__store *st, const char *sql);
 /* Runs a cached statement that returns no rows: SOUK_OK or an error code. */
 int souk__exec_stmt(souk__store *st, sqlite3_stmt *s);
+/* Prepares (cached), binds ?1 = a and, when the statement has a second parameter, ?2 = b,
+ * and runs a statement that returns no rows: SOUK_OK or an error code. */
+int souk__exec_ids(souk__store *st, const char *sql, int64_t a, int64_t b);
 /* Maps an SQLite result code to a SOUK_E* code, remembering the message. */
 int souk__store_err(souk__store *st, int rc);
 const char *souk__store_errmsg(const souk__store *st);

@@ -706,60 +706,34 @@ static int adopt_support(souk__store *st, const Souk__V1__ConversationInfo *ci, 
 	sqlite3_stmt *s;
 	if (r == SOUK_OK && placeholder && existing && existing != placeholder) {
 		/* merge `existing` into `placeholder` */
-		s = souk__stmt(st, "UPDATE messages SET conv_id = ?1 WHERE conv_id = ?2");
-		if (!s)
-			r = SOUK_ESTORE;
-		else {
-			sqlite3_bind_int64(s, 1, placeholder);
-			sqlite3_bind_int64(s, 2, existing);
-			r = souk__exec_stmt(st, s);
-		}
+		r = souk__exec_ids(st, "UPDATE messages SET conv_id = ?1 WHERE conv_id = ?2",
+				   placeholder, existing);
 		if (r == SOUK_OK) {
 			/* a context set on either: the placeholder's is the app's latest */
-			s = souk__stmt(st, "UPDATE OR IGNORE contexts SET conv_id = ?1 "
-					   "WHERE conv_id = ?2");
-			if (!s)
-				r = SOUK_ESTORE;
-			else {
-				sqlite3_bind_int64(s, 1, placeholder);
-				sqlite3_bind_int64(s, 2, existing);
-				r = souk__exec_stmt(st, s);
-			}
+			r = souk__exec_ids(
+				st, "UPDATE OR IGNORE contexts SET conv_id = ?1 WHERE conv_id = ?2",
+				placeholder, existing);
 		}
 		if (r == SOUK_OK) {
 			/* SQLite 3.15 has no UPDATE ... FROM: one subquery per column */
-			s = souk__stmt(
+			r = souk__exec_ids(
 				st,
-				"UPDATE conversations SET "
-				"read_up_to = MAX(read_up_to, (SELECT read_up_to FROM "
-				"conversations "
-				"WHERE id = ?2)), "
-				"read_acked_up_to = MAX(read_acked_up_to, (SELECT read_acked_up_to "
-				"FROM conversations WHERE id = ?2)), "
-				"peer_read_up_to = MAX(peer_read_up_to, (SELECT peer_read_up_to "
-				"FROM conversations WHERE id = ?2)), "
+				"UPDATE conversations SET read_up_to = MAX(read_up_to, (SELECT "
+				"read_up_to FROM conversations WHERE id = ?2)), read_acked_up_to = "
+				"MAX(read_acked_up_to, (SELECT read_acked_up_to FROM conversations "
+				"WHERE id = ?2)), peer_read_up_to = MAX(peer_read_up_to, (SELECT "
+				"peer_read_up_to FROM conversations WHERE id = ?2)), "
 				"peer_delivered_up_to = MAX(peer_delivered_up_to, (SELECT "
 				"peer_delivered_up_to FROM conversations WHERE id = ?2)), "
 				"last_conv_seq = MAX(last_conv_seq, (SELECT last_conv_seq FROM "
-				"conversations WHERE id = ?2)) WHERE id = ?1");
-			if (!s)
-				r = SOUK_ESTORE;
-			else {
-				sqlite3_bind_int64(s, 1, placeholder);
-				sqlite3_bind_int64(s, 2, existing);
-				r = souk__exec_stmt(st, s);
-			}
+				"conversations WHERE id = ?2)) WHERE id = ?1",
+				placeholder, existing);
 		}
 		if (r == SOUK_OK) {
 			/* (its context, if the move was ignored, goes with it: ON DELETE CASCADE)
 			 */
-			s = souk__stmt(st, "DELETE FROM conversations WHERE id = ?1");
-			if (!s)
-				r = SOUK_ESTORE;
-			else {
-				sqlite3_bind_int64(s, 1, existing);
-				r = souk__exec_stmt(st, s);
-			}
+			r = souk__exec_ids(st, "DELETE FROM conversations WHERE id = ?1", existing,
+					   0);
 		}
 		if (r == SOUK_OK) {
 			souk_event *e = souk__event_new(SOUK_EVENT_CONVERSATION_REMOVED);
@@ -788,15 +762,10 @@ static int adopt_support(souk__store *st, const Souk__V1__ConversationInfo *ci, 
 	}
 	if (r == SOUK_OK) {
 		/* this conversation is the support one; no other is */
-		s = souk__stmt(st, "UPDATE conversations SET is_support = (id = ?1), "
-				   "kind = CASE WHEN id = ?1 THEN 1 "
-				   "WHEN kind = 1 THEN 0 ELSE kind END");
-		if (!s)
-			r = SOUK_ESTORE;
-		else {
-			sqlite3_bind_int64(s, 1, target);
-			r = souk__exec_stmt(st, s);
-		}
+		r = souk__exec_ids(st,
+				   "UPDATE conversations SET is_support = (id = ?1), kind = CASE "
+				   "WHEN id = ?1 THEN 1 WHEN kind = 1 THEN 0 ELSE kind END",
+				   target, 0);
 	}
 	if (r == SOUK_OK)
 		r = update_conv_info(st, target, ci, ev);

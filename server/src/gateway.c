@@ -678,22 +678,7 @@ static void send_conversation(conn *c, uint64_t request_id, const store_conv *sc
 {
 	Souk__V1__ConversationInfo info = SOUK__V1__CONVERSATION_INFO__INIT;
 	Souk__V1__Participant parts[STORE_MAX_PARTICIPANTS], *pp[STORE_MAX_PARTICIPANTS];
-	info.conversation_id = (char *)sc->conversation_id;
-	info.status = (Souk__V1__ConversationStatus)sc->status;
-	info.last_conv_seq = sc->last_conv_seq;
-	info.created_ms = sc->created_ms;
-	info.created = sc->created;
-	info.controller = (char *)sc->controller;
-	info.assignee = (char *)sc->assignee;
-	info.kind = (Souk__V1__ConversationKind)sc->kind;
-	info.n_participants = sc->n_participants;
-	info.participants = pp;
-	for (size_t i = 0; i < sc->n_participants; i++) {
-		souk__v1__participant__init(&parts[i]);
-		parts[i].user_id = (char *)sc->participants[i].user_id;
-		parts[i].kind = (Souk__V1__SenderKind)sc->participants[i].kind;
-		pp[i] = &parts[i];
-	}
+	store_conv_to_proto(sc, &info, parts, pp);
 	Souk__V1__Frame f = SOUK__V1__FRAME__INIT;
 	f.request_id = request_id;
 	f.body_case = SOUK__V1__FRAME__BODY_CONVERSATION;

@@ -87,6 +87,11 @@ typedef struct store_conv {
 	} participants[STORE_MAX_PARTICIPANTS];
 } store_conv;
 
+/* Fills `info` from `c` (backend-neutral); parts/pp hold STORE_MAX_PARTICIPANTS entries
+ * and must outlive `info`, which borrows every string from `c`. */
+void store_conv_to_proto(const store_conv *c, Souk__V1__ConversationInfo *info,
+			 Souk__V1__Participant *parts, Souk__V1__Participant **pp);
+
 typedef struct store_events {
 	store_blob *v;
 	uint64_t *seq;

@@ -514,8 +514,8 @@ static int sq_send(souk_store *s, const store_send_req *r, store_send_res *res, 
 	return 0;
 }
 
-void sqs_conv_to_proto(const store_conv *c, Souk__V1__ConversationInfo *info,
-		       Souk__V1__Participant *parts, Souk__V1__Participant **pp)
+void store_conv_to_proto(const store_conv *c, Souk__V1__ConversationInfo *info,
+			 Souk__V1__Participant *parts, Souk__V1__Participant **pp)
 {
 	info->conversation_id = (char *)c->conversation_id;
 	info->status = (Souk__V1__ConversationStatus)c->status;
@@ -586,7 +586,7 @@ int sqs_announce_conv(souk_store *s, const char *app_id, const store_conv *c, in
 {
 	Souk__V1__ConversationInfo info = SOUK__V1__CONVERSATION_INFO__INIT;
 	Souk__V1__Participant parts[STORE_MAX_PARTICIPANTS], *pp[STORE_MAX_PARTICIPANTS];
-	sqs_conv_to_proto(c, &info, parts, pp);
+	store_conv_to_proto(c, &info, parts, pp);
 	Souk__V1__Event ev = SOUK__V1__EVENT__INIT;
 	ev.body_case = SOUK__V1__EVENT__BODY_CONVERSATION;
 	ev.conversation = &info;

@@ -28,8 +28,6 @@ int sqs_append_event(souk_store *s, const char *app_id, const char *user_id, Sou
 int sqs_load_conv(souk_store *s, const char *app_id, const char *conv_id, store_conv *c);
 int sqs_is_participant(souk_store *s, const char *conv_id, const char *user_id, uint64_t *read_seq);
 int sqs_has_stream(int kind);
-void sqs_conv_to_proto(const store_conv *c, Souk__V1__ConversationInfo *info,
-		       Souk__V1__Participant *parts, Souk__V1__Participant **pp);
 /* Appends Event{conversation} (the conversation's current state) to every stream. */
 int sqs_announce_conv(souk_store *s, const char *app_id, const store_conv *c, int64_t now_ms,
 		      store_appends *out);

@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(err, "out of memory");
 	memset(err, 0x5A, errlen);
 	if (which == 0) {
-		Souk__V1__Content *c = payload_content_from_json(j, SOUK_WIRE_MAX_MESSAGE, err, errlen);
+		Souk__V1__Content *c =
+			payload_content_from_json(j, SOUK_WIRE_MAX_MESSAGE, err, errlen);
 		if (c) {
 			FUZZ_CHECK(souk_wire_validate_content(c, SOUK_WIRE_MAX_MESSAGE).code == 0,
 				   "accepted content is valid on the wire");
