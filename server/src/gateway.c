@@ -164,13 +164,21 @@ static void app_store(gateway *gw, store_app *app)
 
 /* ---- sending ----------------------------------------------------------------------- */
 
+/* The output seam: a connection without a socket (wsi NULL, tests/fuzz/fuzz_dispatch.c)
+ * keeps its frames in its send queue, where the caller reads them. */
+static void conn_want_write(conn *c)
+{
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
+}
+
 static void conn_close(conn *c, int code, const char *why)
 {
 	if (c->close_code)
 		return;
 	c->close_code = code;
 	c->close_why = why;
-	lws_callback_on_writable(c->wsi);
+	conn_want_write(c);
 }
 
 static void queue_free(conn *c)
@@ -217,7 +225,7 @@ static void enqueue_raw(conn *c, uint8_t *buf, size_t len)
 	c->q_tail = m;
 	c->q_frames++;
 	c->q_bytes += len;
-	lws_callback_on_writable(c->wsi);
+	conn_want_write(c);
 }
 
 static void send_frame(conn *c, const Souk__V1__Frame *f)
@@ -919,14 +927,131 @@ static void complete(gateway *gw, gc_op *op)
 	gc_op_free(op);
 }
 
-static void drain_completions(gateway *gw)
+size_t gw_drain_completions(gateway *gw)
 {
+	size_t n = 0;
 	gc_op *list = gc_take_done(gw->gc);
 	while (list) {
 		gc_op *next = list->next;
 		complete(gw, list);
 		list = next;
+		n++;
 	}
+	return n;
+}
+
+/* ---- receiving ------------------------------------------------------------------------ */
+
+gw_rx_result gw_rx_add(gw_rx_buf *rx, const uint8_t *in, size_t len, int final, const uint8_t **msg,
+		       size_t *msg_len)
+{
+	if (rx->len + len > SOUK_WIRE_MAX_FRAME) {
+		gw_rx_reset(rx);
+		return GW_RX_TOO_LARGE;
+	}
+	if (final && rx->len == 0) {
+		*msg = in; /* the common case: no copy */
+		*msg_len = len;
+		return GW_RX_MESSAGE;
+	}
+	if (rx->len + len > rx->cap) {
+		size_t cap = rx->cap ? rx->cap : 4096;
+		while (cap < rx->len + len)
+			cap *= 2;
+		uint8_t *nb = realloc(rx->buf, cap);
+		if (!nb)
+			return GW_RX_NOMEM;
+		rx->buf = nb;
+		rx->cap = cap;
+	}
+	if (len) /* an empty first piece leaves buf NULL */
+		memcpy(rx->buf + rx->len, in, len);
+	rx->len += len;
+	if (!final)
+		return GW_RX_MORE;
+	*msg = rx->buf;
+	*msg_len = rx->len;
+	return GW_RX_MESSAGE;
+}
+
+void gw_rx_reset(gw_rx_buf *rx)
+{
+	/* keep idle connections small: drop the reassembly buffer */
+	free(rx->buf);
+	rx->buf = NULL;
+	rx->len = rx->cap = 0;
+}
+
+int gw_conn_receive(conn *c, const uint8_t *in, size_t len, int binary, int final)
+{
+	if (c->close_code)
+		return 0;
+	if (!binary) {
+		fail_and_close(c, 0, SOUK__V1__ERROR_CODE__BAD_FRAME,
+			       "text messages are not part of souk.v1", SOUK_WIRE_CLOSE_PROTOCOL);
+		return 0;
+	}
+	gw_rx_buf rx = {c->rx, c->rx_len, c->rx_cap};
+	const uint8_t *msg = NULL;
+	size_t msg_len = 0;
+	gw_rx_result r = gw_rx_add(&rx, in, len, final, &msg, &msg_len);
+	c->rx = rx.buf;
+	c->rx_len = rx.len;
+	c->rx_cap = rx.cap;
+	switch (r) {
+	case GW_RX_MORE:
+		return 0;
+	case GW_RX_NOMEM:
+		return -1;
+	case GW_RX_TOO_LARGE:
+		atomic_fetch_add(&g_metrics.frames_rejected, 1);
+		fail_and_close(c, 0, SOUK__V1__ERROR_CODE__FRAME_TOO_LARGE,
+			       "frame exceeds 65536 bytes", SOUK_WIRE_CLOSE_TOO_LARGE);
+		return 0;
+	case GW_RX_MESSAGE:
+		on_frame(c, msg, msg_len);
+		if (c->rx) {
+			gw_rx_buf done = {c->rx, c->rx_len, c->rx_cap};
+			gw_rx_reset(&done);
+			c->rx = NULL;
+			c->rx_len = c->rx_cap = 0;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* ---- connections ------------------------------------------------------------------- */
+
+void gw_conn_open(gateway *gw, conn *c, struct lws *wsi)
+{
+	memset(c, 0, sizeof(*c));
+	c->wsi = wsi;
+	c->gw = gw;
+	c->id = ++gw->next_conn_id;
+	c->state = CS_NEW;
+	conn_index(gw, c);
+	gw->n_conns++;
+	atomic_fetch_add(&g_metrics.connections_current, 1);
+	atomic_fetch_add(&g_metrics.connections_total, 1);
+	if (gw->ctx) /* no loop, no auth timer (tests/fuzz/fuzz_dispatch.c) */
+		lws_sul_schedule(gw->ctx, 0, &c->sul_auth, auth_timeout_cb,
+				 gw->cfg.auth_timeout_ms * LWS_US_PER_MS);
+}
+
+void gw_conn_closed(gateway *gw, conn *c)
+{
+	lws_sul_cancel(&c->sul_auth);
+	conn_unindex(gw, c);
+	user_detach(gw, c);
+	queue_free(c);
+	free(c->rx);
+	souk_wire_frame_free(c->hello);
+	c->hello = NULL;
+	c->rx = NULL;
+	c->rx_len = c->rx_cap = 0;
+	gw->n_conns--;
+	atomic_fetch_sub(&g_metrics.connections_current, 1);
 }
 
 /* ---- WebSocket: /v1/ws, souk.v1 ---------------------------------------------------- */
@@ -949,64 +1074,13 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		return 0;
 	}
 	case LWS_CALLBACK_ESTABLISHED:
-		memset(c, 0, sizeof(*c));
-		c->wsi = wsi;
-		c->gw = gw;
-		c->id = ++gw->next_conn_id;
-		c->state = CS_NEW;
-		conn_index(gw, c);
-		gw->n_conns++;
-		atomic_fetch_add(&g_metrics.connections_current, 1);
-		atomic_fetch_add(&g_metrics.connections_total, 1);
-		lws_sul_schedule(ctx, 0, &c->sul_auth, auth_timeout_cb,
-				 gw->cfg.auth_timeout_ms * LWS_US_PER_MS);
+		gw_conn_open(gw, c, wsi);
 		return 0;
 
-	case LWS_CALLBACK_RECEIVE: {
-		if (c->close_code)
-			return 0;
-		if (!lws_frame_is_binary(wsi)) {
-			fail_and_close(c, 0, SOUK__V1__ERROR_CODE__BAD_FRAME,
-				       "text messages are not part of souk.v1",
-				       SOUK_WIRE_CLOSE_PROTOCOL);
-			return 0;
-		}
-		if (c->rx_len + len > SOUK_WIRE_MAX_FRAME) {
-			atomic_fetch_add(&g_metrics.frames_rejected, 1);
-			free(c->rx);
-			c->rx = NULL;
-			c->rx_len = c->rx_cap = 0;
-			fail_and_close(c, 0, SOUK__V1__ERROR_CODE__FRAME_TOO_LARGE,
-				       "frame exceeds 65536 bytes", SOUK_WIRE_CLOSE_TOO_LARGE);
-			return 0;
-		}
-		int final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
-		if (final && c->rx_len == 0) {
-			on_frame(c, in, len); /* the common case: no copy */
-			return 0;
-		}
-		if (c->rx_len + len > c->rx_cap) {
-			size_t cap = c->rx_cap ? c->rx_cap : 4096;
-			while (cap < c->rx_len + len)
-				cap *= 2;
-			uint8_t *nb = realloc(c->rx, cap);
-			if (!nb)
-				return -1;
-			c->rx = nb;
-			c->rx_cap = cap;
-		}
-		if (len)
-			memcpy(c->rx + c->rx_len, in, len);
-		c->rx_len += len;
-		if (final) {
-			on_frame(c, c->rx, c->rx_len);
-			/* keep idle connections small: drop the reassembly buffer */
-			free(c->rx);
-			c->rx = NULL;
-			c->rx_len = c->rx_cap = 0;
-		}
-		return 0;
-	}
+	case LWS_CALLBACK_RECEIVE:
+		return gw_conn_receive(c, in, len, lws_frame_is_binary(wsi),
+				       lws_is_final_fragment(wsi) &&
+					       !lws_remaining_packet_payload(wsi));
 
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
 		outmsg *m = c->q_head;
@@ -1039,21 +1113,12 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (!c || !c->gw || !c->wsi)
 			return 0;
-		lws_sul_cancel(&c->sul_auth);
-		conn_unindex(gw, c);
-		user_detach(gw, c);
-		queue_free(c);
-		free(c->rx);
-		souk_wire_frame_free(c->hello);
-		c->hello = NULL;
-		c->rx = NULL;
+		gw_conn_closed(gw, c);
 		c->wsi = NULL;
-		gw->n_conns--;
-		atomic_fetch_sub(&g_metrics.connections_current, 1);
 		return 0;
 
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		drain_completions(gw);
+		gw_drain_completions(gw);
 		return 0;
 
 	default:
@@ -1239,11 +1304,11 @@ int gateway_run(gateway *gw)
 		}
 		if (!gw->shutting_down)
 			continue;
-		drain_completions(gw);
+		gw_drain_completions(gw);
 		int64_t now = souk_mono_us();
 		if (!closing_sent &&
 		    (gc_in_flight(gw->gc) == 0 || now > gw->shutdown_deadline_us)) {
-			drain_completions(gw);
+			gw_drain_completions(gw);
 			close_all(gw);
 			closing_sent = 1;
 			gw->shutdown_deadline_us = now + 2000000; /* let close frames go out */

@@ -151,6 +151,30 @@ void gw_relay_typing(gateway *gw, const char *app_id, const char *from_user, con
 		     int on);
 gc_op *gw_op_new(gateway *gw, gc_kind kind);
 
+/* Reassembly of one WebSocket message from the pieces lws hands to LWS_CALLBACK_RECEIVE
+ * (a 512-byte receive buffer: larger messages arrive in several). gw_rx_add() takes a
+ * piece (final: the message's last); GW_RX_MESSAGE sets *msg to the whole message, which
+ * is `in` itself when nothing was buffered, else rx->buf (the caller then frees it with
+ * gw_rx_reset()). GW_RX_TOO_LARGE: over SOUK_WIRE_MAX_FRAME, the buffer is dropped. */
+typedef struct gw_rx_buf {
+	uint8_t *buf;
+	size_t len, cap;
+} gw_rx_buf;
+typedef enum gw_rx_result { GW_RX_MORE, GW_RX_MESSAGE, GW_RX_TOO_LARGE, GW_RX_NOMEM } gw_rx_result;
+gw_rx_result gw_rx_add(gw_rx_buf *rx, const uint8_t *in, size_t len, int final, const uint8_t **msg,
+		       size_t *msg_len);
+void gw_rx_reset(gw_rx_buf *rx);
+
+/* A connection's life without lws callbacks: cb_souk calls these, and so does
+ * tests/fuzz/fuzz_dispatch.c with wsi NULL (its frames then stay in the send queue for
+ * the caller to read, and no auth timer runs without gw->ctx). gw_conn_receive() takes
+ * one piece of a WebSocket message; -1: drop the connection. gw_drain_completions() runs
+ * the completions of finished storage operations and returns how many. */
+void gw_conn_open(gateway *gw, conn *c, struct lws *wsi);
+int gw_conn_receive(conn *c, const uint8_t *in, size_t len, int binary, int final);
+void gw_conn_closed(gateway *gw, conn *c);
+size_t gw_drain_completions(gateway *gw);
+
 /* rest.c: HTTP callback for /v1/… REST requests; the completion of GC_REST ops */
 int rest_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		       size_t len);

@@ -2,13 +2,12 @@
  * fuzz_fragments — a client frame arriving in WebSocket fragments (or in partial reads
  * of one WebSocket frame, which libwebsockets also hands over piecemeal).
  *
- * soukd reassembles a message in LWS_CALLBACK_RECEIVE (server/src/gateway.c): it refuses
- * with FRAME_TOO_LARGE as soon as the bytes received so far plus the next piece exceed
- * SOUK_WIRE_MAX_FRAME (before buffering it), decodes the final piece in place when
- * nothing was buffered, and otherwise grows a buffer (4 KiB, doubling) and decodes it on
- * the final piece. That callback is static and needs a live connection, so `reassemble`
- * below is a line-by-line copy of its rule; CMake warns when gateway.c no longer contains
- * the rule's test, so that the copy is kept in step.
+ * soukd reassembles a message with gw_rx_add() (server/src/gateway.c, called from
+ * LWS_CALLBACK_RECEIVE through gw_conn_receive()): it refuses with FRAME_TOO_LARGE as soon
+ * as the bytes received so far plus the next piece exceed SOUK_WIRE_MAX_FRAME (before
+ * buffering it), hands back the final piece in place when nothing was buffered, and
+ * otherwise grows a buffer (4 KiB, doubling) and hands it back on the final piece. This
+ * target calls that same function; the connection around it is reduced to its buffer.
  *
  * Input: n (1 byte, 0..32 explicit piece sizes), reps (1 byte: the message is the payload
  * repeated reps + 1 times, so that small inputs reach the 64 KiB limit), n piece sizes
@@ -20,70 +19,66 @@
  * message, fragmented the same way, gets the same verdict again.
  */
 #include "fuzz_util.h"
+#include "gateway_internal.h"
 #include "wire_check.h"
 
 enum { MAX_PIECES = 33, MAX_MESSAGE = 3 * SOUK_WIRE_MAX_FRAME };
 
-typedef struct conn {
-	uint8_t *rx;
-	size_t rx_len, rx_cap;
+typedef struct frag_conn {
+	gw_rx_buf rx;
 	int closed;
 	/* outcome of the last completed message */
 	int done, code;
 	uint8_t *canon;
 	size_t canon_len;
-} conn;
+} frag_conn;
 
-static void on_frame(conn *c, const uint8_t *buf, size_t len)
+static void on_frame(frag_conn *c, const uint8_t *buf, size_t len)
 {
 	free(c->canon);
 	c->code = wire_check(buf, len, 1, &c->canon, &c->canon_len);
 	c->done = 1;
 }
 
-/* LWS_CALLBACK_RECEIVE of server/src/gateway.c, minus the text-frame check. */
-static void reassemble(conn *c, const uint8_t *in, size_t len, int final)
+/* gw_conn_receive() of server/src/gateway.c, minus the text-frame check and the
+ * connection. */
+static void reassemble(frag_conn *c, const uint8_t *in, size_t len, int final)
 {
 	if (c->closed)
 		return;
-	if (c->rx_len + len > SOUK_WIRE_MAX_FRAME) {
-		free(c->rx);
-		c->rx = NULL;
-		c->rx_len = c->rx_cap = 0;
+	const uint8_t *msg = NULL;
+	size_t msg_len = 0;
+	switch (gw_rx_add(&c->rx, in, len, final, &msg, &msg_len)) {
+	case GW_RX_MORE:
+		FUZZ_CHECK(!final, "only a final piece completes a message");
+		FUZZ_CHECK(c->rx.len <= SOUK_WIRE_MAX_FRAME && c->rx.len <= c->rx.cap,
+			   "the buffer holds at most one frame");
+		return;
+	case GW_RX_NOMEM:
+		FUZZ_CHECK(0, "out of memory");
+		return;
+	case GW_RX_TOO_LARGE:
+		FUZZ_CHECK(c->rx.buf == NULL && c->rx.len == 0, "a refused message is dropped");
 		free(c->canon);
 		c->canon = NULL;
 		c->code = SOUK__V1__ERROR_CODE__FRAME_TOO_LARGE;
 		c->done = 1;
 		c->closed = 1;
 		return;
-	}
-	if (final && c->rx_len == 0) {
-		on_frame(c, in, len); /* the common case: no copy */
+	case GW_RX_MESSAGE:
+		FUZZ_CHECK(final, "a message completes on its final piece");
+		FUZZ_CHECK(msg_len <= SOUK_WIRE_MAX_FRAME, "a message is at most one frame");
+		FUZZ_CHECK(msg == in || msg == c->rx.buf, "the message is the piece or the buffer");
+		on_frame(c, msg, msg_len);
+		gw_rx_reset(&c->rx);
 		return;
 	}
-	if (c->rx_len + len > c->rx_cap) {
-		size_t cap = c->rx_cap ? c->rx_cap : 4096;
-		while (cap < c->rx_len + len)
-			cap *= 2;
-		uint8_t *nb = realloc(c->rx, cap);
-		FUZZ_CHECK(nb != NULL, "out of memory");
-		c->rx = nb;
-		c->rx_cap = cap;
-	}
-	if (len)
-		memcpy(c->rx + c->rx_len, in, len);
-	c->rx_len += len;
-	if (final) {
-		on_frame(c, c->rx, c->rx_len);
-		free(c->rx);
-		c->rx = NULL;
-		c->rx_len = c->rx_cap = 0;
-	}
+	FUZZ_CHECK(0, "gw_rx_add returned an unknown result");
 }
 
 /* Feeds one message in pieces; each piece sits in its own exact-size allocation, as in a
  * receive buffer, so that reading past a piece is caught by AddressSanitizer. */
-static void feed(conn *c, const uint8_t *msg, size_t msg_len, const size_t *sizes, size_t n)
+static void feed(frag_conn *c, const uint8_t *msg, size_t msg_len, const size_t *sizes, size_t n)
 {
 	size_t off = 0;
 	c->done = 0;
@@ -128,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t want_len = 0;
 	int want_code = wire_check(msg, msg_len, 1, &want, &want_len);
 
-	conn c = {0};
+	frag_conn c = {0};
 	feed(&c, msg, msg_len, sizes, n);
 	FUZZ_CHECK(c.done, "the final piece completes the message");
 	FUZZ_CHECK(c.code == want_code, "fragmented and whole messages get the same verdict");
@@ -136,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (want)
 		FUZZ_CHECK(c.canon_len == want_len && memcmp(c.canon, want, want_len) == 0,
 			   "fragmented and whole messages decode to the same frame");
-	FUZZ_CHECK(c.rx == NULL && c.rx_len == 0, "nothing stays buffered after a message");
+	FUZZ_CHECK(c.rx.buf == NULL && c.rx.len == 0, "nothing stays buffered after a message");
 
 	if (c.code == 0) {
 		/* an accepted frame keeps the connection: the next message starts clean */
@@ -145,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(c.canon_len == want_len && memcmp(c.canon, want, want_len) == 0,
 			   "and decodes to the same frame");
 	}
-	free(c.rx);
+	gw_rx_reset(&c.rx);
 	free(c.canon);
 	free(want);
 	free(msg);
