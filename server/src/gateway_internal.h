@@ -179,6 +179,11 @@ size_t gw_drain_completions(gateway *gw);
 int rest_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		       size_t len);
 size_t rest_pss_size(void);
+/* Answers a request whose method, path, query, key_hash, idempotency_key and body are
+ * filled in (read from lws by the callback; tests/fuzz/fuzz_rest.c fills them itself and
+ * leaves wsi NULL, then reads status/resp). rest_max_body(): the body limit of a path. */
+void rest_handle_request(gateway *gw, http_req *r);
+size_t rest_max_body(const char *path);
 void rest_complete(gateway *gw, gc_op *op);
 void rest_free_all(gateway *gw);
 

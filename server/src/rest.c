@@ -23,6 +23,11 @@ enum { REST_WRITE_CHUNK = 16000 };
 enum { REST_MAX_BODY = 256 * 1024, REST_MAX_PUSH_BODY = 16 * 1024 * 1024, REST_MAX_PENDING = 4096 };
 #define API_KEY_TTL_US (60 * 1000000LL)
 
+size_t rest_max_body(const char *path)
+{
+	return strcmp(path, "/v1/push") == 0 ? REST_MAX_PUSH_BODY : REST_MAX_BODY;
+}
+
 size_t rest_pss_size(void)
 {
 	return sizeof(http_req);
@@ -38,7 +43,8 @@ static void respond(http_req *r, int status, char *body, size_t len)
 	r->resp_len = len;
 	r->resp_off = 0;
 	r->phase = 1;
-	lws_callback_on_writable(r->wsi);
+	if (r->wsi) /* without a socket (tests/fuzz/fuzz_rest.c) the caller reads r->resp */
+		lws_callback_on_writable(r->wsi);
 }
 
 static void respond_json(http_req *r, int status, json_t *j)
@@ -736,6 +742,31 @@ static void handle(gateway *gw, http_req *r)
 	submit(gw, r, a);
 }
 
+void rest_handle_request(gateway *gw, http_req *r)
+{
+	if (strcmp(r->path, "/healthz") == 0) {
+		const char *b = gw->shutting_down ? "shutting down\n" : "ok\n";
+		char *body = strdup(b);
+		respond(r, gw->shutting_down ? 503 : 200, body, body ? strlen(body) : 0);
+		return;
+	}
+	if (strcmp(r->path, "/metrics") == 0) {
+		size_t cap = 16384;
+		char *body = malloc(cap);
+		if (!body) {
+			respond(r, 500, NULL, 0);
+			return;
+		}
+		respond(r, 200, body, metrics_render(body, cap));
+		return;
+	}
+	if (strncmp(r->path, "/v1/", 4) != 0) {
+		respond_error(r, 404, "not_found", "no such endpoint");
+		return;
+	}
+	handle(gw, r);
+}
+
 void rest_complete(gateway *gw, gc_op *op)
 {
 	rest_call *c = op->rest;
@@ -846,35 +877,17 @@ int rest_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		memset(r, 0, sizeof(*r));
 		r->wsi = wsi;
 		read_headers(wsi, r, uri);
-		if (strcmp(uri, "/healthz") == 0) {
-			const char *b = gw->shutting_down ? "shutting down\n" : "ok\n";
-			char *body = strdup(b);
-			respond(r, gw->shutting_down ? 503 : 200, body, body ? strlen(body) : 0);
-			return 0;
-		}
-		if (strcmp(uri, "/metrics") == 0) {
-			size_t cap = 16384;
-			char *body = malloc(cap);
-			if (!body)
-				return -1;
-			respond(r, 200, body, metrics_render(body, cap));
-			return 0;
-		}
-		if (strncmp(uri, "/v1/", 4) != 0) {
-			respond_error(r, 404, "not_found", "no such endpoint");
-			return 0;
-		}
-		if (!strcmp(r->method, "POST") || !strcmp(r->method, "PATCH") ||
-		    !strcmp(r->method, "PUT"))
+		if (strncmp(r->path, "/v1/", 4) == 0 &&
+		    (!strcmp(r->method, "POST") || !strcmp(r->method, "PATCH") ||
+		     !strcmp(r->method, "PUT")))
 			return 0; /* wait for the body */
-		handle(gw, r);
+		rest_handle_request(gw, r);
 		return 0;
 	}
 	case LWS_CALLBACK_HTTP_BODY:
 		if (r->body_too_large || !len || !in)
 			return 0;
-		if (r->body_len + len >
-		    (strcmp(r->path, "/v1/push") == 0 ? REST_MAX_PUSH_BODY : REST_MAX_BODY)) {
+		if (r->body_len + len > rest_max_body(r->path)) {
 			r->body_too_large = 1;
 			free(r->body);
 			r->body = NULL;
@@ -892,7 +905,7 @@ int rest_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		}
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		handle(gw, r);
+		rest_handle_request(gw, r);
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return write_response(wsi, r);
