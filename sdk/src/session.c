@@ -17,7 +17,14 @@
  * ack, so "sent twice on the wire" never becomes "stored twice".
  *
  * Sync: after Welcome, SyncRequest{after_seq = last applied} while has_more; each page is
- * committed in one transaction and then acked. A gap (an event after a missing one)
+ * committed in one transaction and then acked. Pages are as large as the server allows
+ * (Welcome.limits.max_sync_page), and the next SyncRequest goes out before a page is
+ * applied: a page with has_more is held (`held`), the request for the events after it is
+ * queued, and the page is applied once the request is written (the loop, apply_held), so
+ * that the server reads and sends the next page while this one commits. The stream is
+ * still applied in order: any frame received while a page is held is handled after it,
+ * and a page is acked only after its commit. A page held when the connection ends is
+ * dropped unacked (the next connection fetches it again). A gap (an event after a missing one)
  * cannot be repaired on the same connection — the server never resends what it already
  * sent on it — so the session reconnects at once, and the new connection's sync starts
  * from the last applied event.
@@ -36,7 +43,6 @@ enum { PH_IDLE, PH_CONNECTING, PH_HELLO, PH_SYNCING, PH_LIVE };
 enum {
 	TX_MAX = 256,	      /* frames queued for writing */
 	PROBE_TIMEOUT_S = 10, /* answer to a probe ping after a network change */
-	SYNC_LIMIT = 0,	      /* the server's default page size: operators tune it */
 };
 
 typedef struct txframe {
@@ -105,6 +111,9 @@ struct souk__session {
 	int pin_matched;
 
 	lws_retry_bo_t retry;
+
+	uint32_t sync_limit;   /* events per SyncPage asked for (0: the server's default) */
+	Souk__V1__Frame *held; /* a SyncPage applied once the next request is written */
 };
 
 static void request_close(souk__session *s, int code, int err);
@@ -268,6 +277,7 @@ static void cancel_connect(souk__session *s)
 }
 
 static void on_disconnected(souk__session *s, int err, const char *why);
+static void drop_held(souk__session *s);
 
 static void connect_now(souk__session *s)
 {
@@ -310,6 +320,7 @@ static void on_disconnected(souk__session *s, int err, const char *why)
 	s->wsi = NULL;
 	s->phase = PH_IDLE;
 	free_tx(s);
+	drop_held(s); /* not acked: fetched again on the next connection */
 	s->rxlen = 0;
 	s->ninf = 0; /* everything in flight is resent on the next connection */
 	s->ncinf = 0;
@@ -686,7 +697,7 @@ static void send_sync_request(souk__session *s, uint64_t after)
 {
 	Souk__V1__SyncRequest sr = SOUK__V1__SYNC_REQUEST__INIT;
 	sr.after_seq = after;
-	sr.limit = SYNC_LIMIT;
+	sr.limit = s->sync_limit;
 	Souk__V1__Frame f = SOUK__V1__FRAME__INIT;
 	f.request_id = ++s->next_req;
 	f.body_case = SOUK__V1__FRAME__BODY_SYNC_REQUEST;
@@ -755,6 +766,10 @@ static int on_welcome(souk__session *s, const Souk__V1__Welcome *w)
 		return 0;
 	}
 	s->phase = PH_SYNCING;
+	/* the largest page the server allows (0, an older server: its default) */
+	s->sync_limit = w->limits ? w->limits->max_sync_page : 0;
+	if (s->sync_limit > SOUK_WIRE_MAX_SYNC_PAGE)
+		s->sync_limit = SOUK_WIRE_MAX_SYNC_PAGE;
 	uint32_t max_msg = w->limits ? w->limits->max_message_bytes : 0;
 	souk__logf(LG(s), SOUK_LOG_INFO,
 		   "connected; server head %llu, local position %llu, message limit %u",
@@ -768,9 +783,9 @@ static int on_welcome(souk__session *s, const Souk__V1__Welcome *w)
 	return 0;
 }
 
-/* A sync page or a live batch. */
+/* A sync page or a live batch. `prefetched`: the request for the next page is out. */
 static int on_events(souk__session *s, Souk__V1__Event *const *events, size_t n, int page,
-		     int has_more)
+		     int has_more, int prefetched)
 {
 	souk_client *c = s->c;
 	souk__apply_result res;
@@ -804,7 +819,8 @@ static int on_events(souk__session *s, Souk__V1__Event *const *events, size_t n,
 	if (!page)
 		return 0;
 	if (has_more && n > 0) {
-		send_sync_request(s, res.last_applied);
+		if (!prefetched)
+			send_sync_request(s, res.last_applied);
 		return 0;
 	}
 	if (s->phase == PH_SYNCING) {
@@ -948,9 +964,9 @@ static int handle_frame(souk__session *s, const Souk__V1__Frame *f)
 		return 0;
 	case SOUK__V1__FRAME__BODY_SYNC_PAGE:
 		return on_events(s, f->sync_page->events, f->sync_page->n_events, 1,
-				 f->sync_page->has_more);
+				 f->sync_page->has_more, 0);
 	case SOUK__V1__FRAME__BODY_EVENTS:
-		return on_events(s, f->events->events, f->events->n_events, 0, 0);
+		return on_events(s, f->events->events, f->events->n_events, 0, 0, 0);
 	case SOUK__V1__FRAME__BODY_CONVERSATION:
 		on_conversation(s, f);
 		return 0;
@@ -969,6 +985,38 @@ static int handle_frame(souk__session *s, const Souk__V1__Frame *f)
 	default:
 		return 0;
 	}
+}
+
+/* Applies the page held by hold_page(), if any. */
+static void apply_held(souk__session *s)
+{
+	Souk__V1__Frame *f = s->held;
+	if (!f)
+		return;
+	s->held = NULL;
+	on_events(s, f->sync_page->events, f->sync_page->n_events, 1, f->sync_page->has_more, 1);
+	souk_wire_frame_free(f);
+}
+
+static void drop_held(souk__session *s)
+{
+	souk_wire_frame_free(s->held);
+	s->held = NULL;
+}
+
+/* A sync page with more after it: asks for the next page now and keeps this one, to be
+ * applied once the request is written (souk__session_main). 1 if `f` was kept. */
+static int hold_page(souk__session *s, Souk__V1__Frame *f)
+{
+	if (f->body_case != SOUK__V1__FRAME__BODY_SYNC_PAGE || s->phase != PH_SYNCING ||
+	    !f->sync_page->has_more || f->sync_page->n_events == 0 || s->close_requested)
+		return 0;
+	const Souk__V1__SyncPage *p = f->sync_page;
+	/* the events after this page's last: if the page turns out to hold a gap, or its
+	 * commit fails, the connection is closed and the answer never used */
+	send_sync_request(s, p->events[p->n_events - 1]->seq);
+	s->held = f;
+	return 1;
 }
 
 static int on_receive(souk__session *s, struct lws *wsi, const uint8_t *in, size_t len)
@@ -1001,6 +1049,9 @@ static int on_receive(souk__session *s, struct lws *wsi, const uint8_t *in, size
 		request_close(s, SOUK_WIRE_CLOSE_PROTOCOL, SOUK_EPROTOCOL);
 		return 0;
 	}
+	apply_held(s); /* in stream order: the held page comes first */
+	if (hold_page(s, f))
+		return 0;
 	int r = handle_frame(s, f);
 	souk_wire_frame_free(f);
 	return r;
@@ -1342,6 +1393,7 @@ void souk__session_destroy(souk_client *c)
 		lws_context_destroy(s->ctx);
 	}
 	free_tx(s);
+	drop_held(s);
 	free(s->inf);
 	free(s->cinf);
 	free(s->me);
@@ -1376,6 +1428,9 @@ void *souk__session_main(void *arg)
 		pthread_mutex_unlock(&c->mu);
 		if (stop)
 			break;
+		/* a held sync page, once the request for the next one is on the wire */
+		if (s->held && s->ntx == 0)
+			apply_held(s);
 		do_cmds(s);
 		tick(s);
 		souk__dispatch(c);

@@ -110,6 +110,13 @@ static const char *const migrations[] = {
 	"  push BLOB NOT NULL," /* encoded souk.v1.InAppPush */
 	"  server_time_ms INTEGER NOT NULL DEFAULT 0"
 	");",
+	/* 4: the unread count kept in the conversation row (the incoming messages after
+	 * read_up_to), so that a snapshot no longer counts them (docs/performance.md, SDK).
+	 * Maintained in the transactions that add an incoming message or move read_up_to. */
+	"ALTER TABLE conversations ADD COLUMN unread_count INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE conversations SET unread_count = (SELECT COUNT(*) FROM messages m "
+	"  WHERE m.conv_id = conversations.id AND m.outgoing = 0 "
+	"  AND m.conv_seq > conversations.read_up_to);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SOUK__SCHEMA_VERSION,
@@ -634,18 +641,32 @@ int souk__emit_message(souk__store *st, souk__evlist *ev, int type, int64_t id)
  * in local order. Written as three keys so pages can start anywhere. */
 #define ORDER_KEYS "(m.conv_seq IS NULL), IFNULL(m.conv_seq, 0), m.id"
 
+/* The conversation's last message in display order (ORDER_KEYS, descending): the newest
+ * message without a server position if there is one, else the one with the highest
+ * conv_seq. Written as two lookups that messages_by_conv (conv_id, conv_seq, rowid)
+ * serves, instead of one ORDER BY on expressions that no index serves (a scan and a sort
+ * of the whole conversation on every snapshot). */
+#define LAST_MESSAGE_ID                                                                            \
+	"COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.conv_id = c.id "                       \
+	"AND m.conv_seq IS NULL), (SELECT m.id FROM messages m WHERE m.conv_id = c.id "            \
+	"AND m.conv_seq IS NOT NULL ORDER BY m.conv_seq DESC, m.id DESC LIMIT 1))"
+
+int souk__conv_recount_unread(souk__store *st, int64_t conv_id)
+{
+	return souk__exec_ids(st,
+			      "UPDATE conversations SET unread_count = (SELECT COUNT(*) FROM "
+			      "messages m WHERE m.conv_id = ?1 AND m.outgoing = 0 AND m.conv_seq > "
+			      "conversations.read_up_to) WHERE id = ?1",
+			      conv_id, 0);
+}
+
 int souk__load_conversation(souk__store *st, int64_t id, souk_conversation **out)
 {
 	*out = NULL;
 	sqlite3_stmt *s = souk__stmt(
 		st, "SELECT c.id, c.server_id, c.is_support, c.status, c.read_up_to, "
 		    "c.peer_read_up_to, c.last_conv_seq, c.kind, c.controller, c.assignee, "
-		    "(SELECT COUNT(*) FROM messages m WHERE m.conv_id = c.id AND m.outgoing = 0 "
-		    "   AND m.conv_seq > c.read_up_to), "
-		    "(SELECT m.id FROM messages m WHERE m.conv_id = c.id "
-		    "   ORDER BY (m.conv_seq IS NULL) DESC, IFNULL(m.conv_seq, 0) DESC, m.id DESC "
-		    "   LIMIT 1) "
-		    "FROM conversations c WHERE c.id = ?1");
+		    "c.unread_count, " LAST_MESSAGE_ID " FROM conversations c WHERE c.id = ?1");
 	if (!s)
 		return SOUK_ESTORE;
 	sqlite3_bind_int64(s, 1, id);

@@ -18,7 +18,7 @@ typedef struct souk__store souk__store;
 typedef struct sqlite3_stmt sqlite3_stmt;
 
 /* Schema version written by this build (PRAGMA user_version). */
-enum { SOUK__SCHEMA_VERSION = 3 };
+enum { SOUK__SCHEMA_VERSION = 4 };
 
 /* Message status values stored in messages.status (same numbers as the public enum). */
 enum {
@@ -89,6 +89,9 @@ int souk__conv_open_support(souk__store *st, int64_t *out, souk__evlist *ev);
  * has no server id yet, else 0. */
 int souk__conv_support_unconfirmed(souk__store *st, int64_t *id);
 int souk__conv_exists(souk__store *st, int64_t conv_id);
+/* Recomputes conversations.unread_count (incoming messages after read_up_to): after
+ * read_up_to moved, or messages moved between conversations (store.c). */
+int souk__conv_recount_unread(souk__store *st, int64_t conv_id);
 /* Moves the user's read position up to message `up_to_msg` (0: the newest). */
 int souk__conv_mark_read(souk__store *st, int64_t conv_id, int64_t up_to_msg, souk__evlist *ev);
 /* Read positions not yet confirmed by the server, to (re)send as MarkRead. */

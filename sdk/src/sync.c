@@ -180,8 +180,10 @@ int souk__conv_mark_read(souk__store *st, int64_t conv_id, int64_t up_to_msg, so
 			sqlite3_bind_int64(s, 1, conv_id);
 			sqlite3_bind_int64(s, 2, pos);
 			r = souk__exec_stmt(st, s);
-			if (r == SOUK_OK && souk__store_changes(st) > 0)
+			if (r == SOUK_OK && souk__store_changes(st) > 0) {
 				souk__evlist_touch(ev, conv_id);
+				r = souk__conv_recount_unread(st, conv_id);
+			}
 		}
 	}
 	if (r == SOUK_OK)
@@ -430,12 +432,15 @@ static int apply_message(souk__store *st, const char *me, const Souk__V1__Event 
 	if (r != SOUK_OK)
 		return r;
 	int64_t id = souk__store_last_rowid(st);
-	s = souk__stmt(st, "UPDATE conversations SET last_conv_seq = ?2 WHERE id = ?1 "
-			   "AND last_conv_seq < ?2");
+	/* unread_count counts incoming messages after read_up_to (store.c, migration 4) */
+	s = souk__stmt(st, "UPDATE conversations SET last_conv_seq = MAX(last_conv_seq, ?2), "
+			   "unread_count = unread_count + (?3 = 0 AND ?2 > read_up_to) "
+			   "WHERE id = ?1");
 	if (!s)
 		return SOUK_ESTORE;
 	sqlite3_bind_int64(s, 1, conv);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)m->conv_seq);
+	sqlite3_bind_int(s, 3, outgoing);
 	r = souk__exec_stmt(st, s);
 	if (r != SOUK_OK)
 		return r;
@@ -521,8 +526,10 @@ static int apply_receipt(souk__store *st, const char *me, const Souk__V1__Receip
 				   "read_acked_up_to = MAX(read_acked_up_to, ?2) WHERE id = ?1 "
 				   "AND (read_up_to < ?2 OR read_acked_up_to < ?2)",
 				   conv, rc->up_to_conv_seq, &changed);
-		if (r == SOUK_OK && changed)
+		if (r == SOUK_OK && changed) {
 			souk__evlist_touch(ev, conv);
+			r = souk__conv_recount_unread(st, conv);
+		}
 		return r;
 	}
 	if (rc->kind == SOUK__V1__RECEIPT_KIND__RECEIPT_READ) {
@@ -729,6 +736,8 @@ static int adopt_support(souk__store *st, const Souk__V1__ConversationInfo *ci, 
 				"conversations WHERE id = ?2)) WHERE id = ?1",
 				placeholder, existing);
 		}
+		if (r == SOUK_OK) /* it holds both conversations' messages now */
+			r = souk__conv_recount_unread(st, placeholder);
 		if (r == SOUK_OK) {
 			/* (its context, if the move was ignored, goes with it: ON DELETE CASCADE)
 			 */
