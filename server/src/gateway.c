@@ -530,6 +530,25 @@ static void on_sync_request(conn *c, uint64_t request_id, const Souk__V1__SyncRe
 	start_read(c, request_id, 0, after, r->limit);
 }
 
+/* The device cursor (devices.cursor) is written coalesced: at the device's first ack, then
+ * at most once per ACK_WRITE_INTERVAL_S while it keeps acking, and at disconnect (shutdown
+ * included). Acks were two of every three store operations per message. Nothing relies
+ * on the stored cursor being current: delivery follows the connection's sent_up_to and
+ * the device re-states its position in Hello (docs/architecture.md, "Delivery"). */
+enum { ACK_WRITE_INTERVAL_S = 5 };
+
+static void write_cursor(conn *c, uint64_t seq, uint64_t conn_id)
+{
+	gc_op *op = op_for(c, GC_DEVICE_ACK, 0);
+	if (!op)
+		return;
+	op->conn_id = conn_id;
+	op->seq = seq;
+	c->ack_inflight = conn_id != 0;
+	c->ack_written_s = (uint32_t)(souk_mono_us() / 1000000);
+	gc_submit(c->gw->gc, op);
+}
+
 static void on_ack(conn *c, uint64_t seq)
 {
 	if (seq > c->sent_up_to)
@@ -539,12 +558,17 @@ static void on_ack(conn *c, uint64_t seq)
 	c->ack_wanted = seq;
 	if (c->ack_inflight)
 		return;
-	gc_op *op = op_for(c, GC_DEVICE_ACK, 0);
-	if (!op)
-		return;
-	op->seq = seq;
-	c->ack_inflight = 1;
-	gc_submit(c->gw->gc, op);
+	uint32_t now_s = (uint32_t)(souk_mono_us() / 1000000);
+	if (c->ack_written_s && now_s - c->ack_written_s < ACK_WRITE_INTERVAL_S)
+		return; /* written later: by a later ack, or at disconnect */
+	write_cursor(c, seq, c->id);
+}
+
+/* At disconnect: the last acked position, if it was not written yet. */
+static void flush_cursor(conn *c)
+{
+	if (c->state == CS_READY && c->ack_wanted > c->acked)
+		write_cursor(c, c->ack_wanted, 0);
 }
 
 static void dispatch(conn *c, Souk__V1__Frame *f)
@@ -1041,6 +1065,7 @@ void gw_conn_open(gateway *gw, conn *c, struct lws *wsi)
 
 void gw_conn_closed(gateway *gw, conn *c)
 {
+	flush_cursor(c);
 	lws_sul_cancel(&c->sul_auth);
 	conn_unindex(gw, c);
 	user_detach(gw, c);

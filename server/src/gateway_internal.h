@@ -102,8 +102,9 @@ typedef struct conn {
 	int sync_queued; /* a sync request waits for the read in flight */
 	uint64_t sync_q_request, sync_q_after;
 	uint32_t sync_q_limit;
+	uint32_t ack_written_s; /* monotonic second of the last cursor write (on_ack) */
 
-	uint64_t acked, ack_wanted;
+	uint64_t acked, ack_wanted; /* device cursor: stored, and latest acked (gateway.c) */
 	int ack_inflight;
 } conn;
 

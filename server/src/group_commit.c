@@ -292,6 +292,9 @@ static void *storage_main(void *arg)
 		pthread_mutex_unlock(&gc->mu);
 		if (gc->wake)
 			gc->wake(gc->wake_ud);
+		/* after the hand-back: a checkpoint delays the next group, never these acks */
+		if (gc->store->ops->maintain)
+			gc->store->ops->maintain(gc->store);
 		pthread_mutex_lock(&gc->mu);
 	}
 	pthread_mutex_unlock(&gc->mu);

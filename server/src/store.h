@@ -142,6 +142,9 @@ struct souk_store_ops {
 	void (*rollback)(souk_store *s);
 	int (*savepoint)(souk_store *s);
 	void (*release)(souk_store *s, int ok);
+	/* housekeeping between groups, outside any transaction, after the group's results
+	 * were handed back (SQLite: the WAL checkpoint); may be NULL */
+	int (*maintain)(souk_store *s);
 
 	/* writes (inside begin/commit) */
 	int (*send)(souk_store *s, const store_send_req *req, store_send_res *res,

@@ -267,34 +267,92 @@ void store_app_clear(store_app *a)
 
 /* ---- transactions ------------------------------------------------------------------ */
 
+/* Transaction control runs once per group (BEGIN, COMMIT) or once per operation
+ * (SAVEPOINT, RELEASE): prepared once at open instead of parsed by sqlite3_exec each time. */
+static const char *const TX_SQL[SQS_TX_COUNT] = {
+	[SQS_TX_BEGIN] = "BEGIN IMMEDIATE", [SQS_TX_COMMIT] = "COMMIT",
+	[SQS_TX_ROLLBACK] = "ROLLBACK",	    [SQS_TX_SAVEPOINT] = "SAVEPOINT op",
+	[SQS_TX_RELEASE] = "RELEASE op",    [SQS_TX_ROLLBACK_TO] = "ROLLBACK TO op",
+};
+
+static int tx(souk_store *s, int which)
+{
+	sqlite_store *ss = (sqlite_store *)s;
+	sqlite3_stmt *st = ss->tx[which];
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		souk_log(SOUK_LOG_ERROR, "sqlite %s: %s", TX_SQL[which], sqlite3_errstr(rc));
+		return -1;
+	}
+	return 0;
+}
+
 static int sq_begin(souk_store *s)
 {
-	return exec(((sqlite_store *)s)->db, "BEGIN IMMEDIATE");
+	return tx(s, SQS_TX_BEGIN);
 }
 
 static int sq_commit(souk_store *s)
 {
-	return exec(((sqlite_store *)s)->db, "COMMIT");
+	return tx(s, SQS_TX_COMMIT);
 }
 
 static void sq_rollback(souk_store *s)
 {
-	sqlite3 *db = ((sqlite_store *)s)->db;
-	if (!sqlite3_get_autocommit(db))
-		exec(db, "ROLLBACK");
+	if (!sqlite3_get_autocommit(((sqlite_store *)s)->db))
+		tx(s, SQS_TX_ROLLBACK);
 }
 
 static int sq_savepoint(souk_store *s)
 {
-	return exec(((sqlite_store *)s)->db, "SAVEPOINT op");
+	return tx(s, SQS_TX_SAVEPOINT);
 }
 
 static void sq_release(souk_store *s, int ok)
 {
-	sqlite3 *db = ((sqlite_store *)s)->db;
 	if (!ok)
-		exec(db, "ROLLBACK TO op");
-	exec(db, "RELEASE op");
+		tx(s, SQS_TX_ROLLBACK_TO);
+	tx(s, SQS_TX_RELEASE);
+}
+
+/* The WAL is checkpointed by sq_maintain, between groups, once it holds this many frames
+ * (4 KiB pages): not by SQLite's automatic checkpoint, which runs inside COMMIT every
+ * 1,000 frames — i.e. after nearly every group, delaying its acks, and copying the same
+ * hot pages (a user's last events leaf, a conversation's messages leaf) to the database
+ * once per group instead of once per checkpoint. */
+enum { CHECKPOINT_FRAMES = 16384 };
+
+static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	((sqlite_store *)ud)->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+static int sq_maintain(souk_store *s)
+{
+	sqlite_store *ss = (sqlite_store *)s;
+	if (ss->wal_frames < CHECKPOINT_FRAMES)
+		return 0;
+	int log = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(ss->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	ss->wal_frames = 0; /* the next commit's wal hook tells the WAL's size again */
+	if (rc != SQLITE_OK) {
+		souk_log(SOUK_LOG_WARN, "sqlite checkpoint: %s", sqlite3_errmsg(ss->db));
+		return -1;
+	}
+	return 0;
+}
+
+int sqs_time_id(char *out, size_t cap, const char *prefix, int64_t now_ms)
+{
+	int n = snprintf(out, cap, "%s%012llx", prefix,
+			 (unsigned long long)(now_ms < 0 ? 0 : now_ms) & 0xffffffffffffULL);
+	if (n < 0 || (size_t)n + SQS_TIME_ID_HEX - 12 + 1 > cap)
+		return -1;
+	return souk_random_hex(out + n, (SQS_TIME_ID_HEX - 12) / 2);
 }
 
 /* ---- helpers used inside write transactions --------------------------------------- */
@@ -431,8 +489,8 @@ static int sq_send(souk_store *s, const store_send_req *r, store_send_res *res, 
 	uint64_t conv_seq = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 
-	char id[STORE_ID_MAX] = "msg_";
-	if (souk_random_hex(id + 4, 12) < 0)
+	char id[STORE_ID_MAX];
+	if (sqs_time_id(id, sizeof(id), "msg_", r->now_ms) < 0)
 		return -1;
 
 	Souk__V1__Message msg = SOUK__V1__MESSAGE__INIT;
@@ -552,8 +610,8 @@ static int sq_open_support(souk_store *s, const char *app_id, const char *user_i
 	if (rc != SQLITE_DONE)
 		return -1;
 
-	char id[STORE_ID_MAX] = "conv_";
-	if (souk_random_hex(id + 5, 12) < 0)
+	char id[STORE_ID_MAX];
+	if (sqs_time_id(id, sizeof(id), "conv_", now_ms) < 0)
 		return -1;
 	st = Q(s, Q_CONV_INSERT);
 	sqs_txt(st, 1, id);
@@ -891,6 +949,8 @@ static void sq_close(souk_store *s)
 		return;
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(ss->q[i]);
+	for (int i = 0; i < SQS_TX_COUNT; i++)
+		sqlite3_finalize(ss->tx[i]);
 	sqa_finalize(ss);
 	sqlite3_close(ss->db);
 	free(ss);
@@ -904,6 +964,7 @@ static const struct souk_store_ops sqlite_ops = {
 	.rollback = sq_rollback,
 	.savepoint = sq_savepoint,
 	.release = sq_release,
+	.maintain = sq_maintain,
 	.send = sq_send,
 	.open_support = sq_open_support,
 	.open_conversation = sq_open_conversation,
@@ -984,7 +1045,12 @@ souk_store *store_sqlite_open(const char *data_dir, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	if (exec(s->db, "PRAGMA synchronous=FULL") || exec(s->db, "PRAGMA foreign_keys=OFF")) {
+	/* temp_store=MEMORY: the statement journal of each operation's savepoint stays in
+	 * memory (it spilled to a temporary file past 64 KiB: more bytes written than the WAL
+	 * itself); cache_size: 64 MiB, so the pages a group touches are not read back from the
+	 * WAL and the database (SQLite's default is 2 MiB). docs/performance.md. */
+	if (exec(s->db, "PRAGMA synchronous=FULL") || exec(s->db, "PRAGMA foreign_keys=OFF") ||
+	    exec(s->db, "PRAGMA temp_store=MEMORY") || exec(s->db, "PRAGMA cache_size=-65536")) {
 		snprintf(err, errlen, "cannot configure %s", path);
 		goto fail;
 	}
@@ -997,6 +1063,15 @@ souk_store *store_sqlite_open(const char *data_dir, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	for (int i = 0; i < SQS_TX_COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, TX_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &s->tx[i],
+				       NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "prepare failed: %s", sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	}
+	/* replaces SQLite's automatic checkpoint (see CHECKPOINT_FRAMES) */
+	sqlite3_wal_hook(s->db, wal_hook, s);
 	return &s->base;
 fail:
 	sq_close(&s->base);

@@ -12,13 +12,30 @@
 #include "store.h"
 
 enum { SQS_Q_MAX = 32, SQA_Q_MAX = 48 };
+enum {
+	SQS_TX_BEGIN,
+	SQS_TX_COMMIT,
+	SQS_TX_ROLLBACK,
+	SQS_TX_SAVEPOINT,
+	SQS_TX_RELEASE,
+	SQS_TX_ROLLBACK_TO,
+	SQS_TX_COUNT
+};
 
 typedef struct sqlite_store {
 	souk_store base;
 	sqlite3 *db;
-	sqlite3_stmt *q[SQS_Q_MAX];  /* store_sqlite.c, prepared at open */
-	sqlite3_stmt *aq[SQA_Q_MAX]; /* store_sqlite_agent.c, prepared on first use */
+	sqlite3_stmt *q[SQS_Q_MAX];	/* store_sqlite.c, prepared at open */
+	sqlite3_stmt *aq[SQA_Q_MAX];	/* store_sqlite_agent.c, prepared on first use */
+	sqlite3_stmt *tx[SQS_TX_COUNT]; /* transaction control, prepared at open */
+	int wal_frames;			/* frames in the WAL after the last commit (wal hook) */
 } sqlite_store;
+
+/* A time-ordered id: prefix, 12 hex digits of the millisecond time, 20 hex digits of
+ * randomness (80 bits: unguessable). Later ids sort after earlier ones, so inserts append
+ * at the right edge of an index instead of landing on random leaves. 0 or -1. */
+enum { SQS_TIME_ID_HEX = 32 };
+int sqs_time_id(char *out, size_t cap, const char *prefix, int64_t now_ms);
 
 void sqs_txt(sqlite3_stmt *st, int i, const char *v);
 void sqs_copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col);
