@@ -510,7 +510,12 @@ static void on_send(conn *c, Souk__V1__Frame *f)
 static void on_sync_request(conn *c, uint64_t request_id, const Souk__V1__SyncRequest *r)
 {
 	if (c->reading) {
-		/* one read at a time per connection; the latest request waits */
+		/* one read at a time per connection; the latest request waits, and one it
+		 * replaces is answered now: every request with an id gets one answer */
+		if (c->sync_queued && c->sync_q_request)
+			send_error(c, c->sync_q_request, SOUK__V1__ERROR_CODE__UNEXPECTED_FRAME,
+				   "replaced by a later sync request before it was served", NULL, 0,
+				   0);
 		c->sync_queued = 1;
 		c->sync_q_request = request_id;
 		c->sync_q_after = r->after_seq;
