@@ -901,10 +901,11 @@ static void complete(gateway *gw, gc_op *op)
 			send_conversation(c, op->request_id, op->conv);
 		break;
 	case GC_MARK_READ:
+		/* no direct answer: a mark that does not advance is ignored (docs/protocol.md) */
 		if (op->status == 0 && op->appends.n) {
 			gw_deliver(gw, op->app_id, &op->appends);
 			webhooks_poke(gw);
-		} else if (c)
+		} else if (op->status && c)
 			send_error(c, op->request_id, storage_code(op->status),
 				   souk_wire_error_name(storage_code(op->status)), NULL,
 				   op->status > 0, 0);
