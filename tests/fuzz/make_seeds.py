@@ -483,6 +483,88 @@ def config_seeds():
         put("fuzz_config", "seed-" + k, v)
 
 
+# ---- fuzz_dispatch: command sequences (the input format of fuzz_dispatch.c) --------------
+
+(K_RAW, K_HELLO, K_SEND, K_SYNC, K_ACK, K_MARK_READ, K_OPEN_SUPPORT, K_OPEN_CONV, K_TYPING,
+ K_PING, K_UPDATE_CONTEXT, K_CLOSE, K_TEXT) = range(13)
+(T_VALID, T_EXPIRED, T_WRONG_SECRET, T_UNKNOWN_KID, T_GARBAGE, T_NBF, T_UNKNOWN_APP,
+ T_OTHER_APP_SECRET) = range(8)
+
+
+def cmd(kind, slot=0, rid=0, payload=b"", hold=False, piece=None):
+    op = kind | (slot << 4) | (0x40 if hold else 0) | (0x80 if piece is not None else 0)
+    return bytes([op]) + (bytes([piece]) if piece is not None else b"") + bytes([rid]) + payload
+
+
+def hello(slot=0, app=0, user=0, tok=T_VALID, dev=0, last=0, rid=1, **kw):
+    return cmd(K_HELLO, slot, rid, bytes([app | (user << 1), tok, dev, last]), **kw)
+
+
+def send(slot=0, ref=0, cmid=1, text=b"hello", rid=2, raw=None, **kw):
+    body = raw if raw is not None else text
+    mode = len(body) | (0x80 if raw is not None else 0)
+    return cmd(K_SEND, slot, rid, bytes([ref, cmid, mode]) + body, **kw)
+
+
+def sync(slot=0, after=0, limit=0, rid=3, **kw):
+    return cmd(K_SYNC, slot, rid, bytes([after, limit]), **kw)
+
+
+def dispatch_seeds(client):
+    card = pb.ShoppingContext(product=pb.ProductCard(product_id="sku-1", title="Shoe"))
+    card = card.SerializeToString()
+    product = pb.Content(product=pb.ProductCard(product_id="p1", title="Shoe"),
+                         fallback_text="Shoe").SerializeToString()
+    d = {}
+    d["happy-path"] = bytes([0x07]) + hello() + sync() + cmd(K_OPEN_SUPPORT, 0, 4) + \
+        send() + send(cmid=2, raw=product, rid=5) + sync(after=0, rid=6) + \
+        cmd(K_ACK, 0, 0, bytes([2])) + cmd(K_MARK_READ, 0, 7, bytes([0, 1])) + \
+        cmd(K_TYPING, 0, 8, bytes([0x80])) + cmd(K_PING, 0, 9, bytes([42])) + \
+        cmd(K_UPDATE_CONTEXT, 0, 10, bytes([0, len(card)]) + card) + \
+        cmd(K_OPEN_CONV, 0, 11, bytes([0])) + cmd(K_CLOSE, 0)
+    d["two-devices-live"] = bytes([0x07]) + hello(0, dev=0) + hello(1, dev=1) + \
+        sync(0) + sync(1) + cmd(K_OPEN_SUPPORT, 0, 4) + send(0) + send(1, cmid=3, rid=9) + \
+        sync(1, after=1, rid=12) + cmd(K_ACK, 1, 0, bytes([3]))
+    d["two-apps"] = bytes([0x07]) + hello(0, app=0) + hello(1, app=1) + sync(0) + sync(1) + \
+        cmd(K_OPEN_SUPPORT, 0, 4) + cmd(K_OPEN_SUPPORT, 1, 4) + send(0) + \
+        send(1, ref=0x20, cmid=4) + cmd(K_MARK_READ, 1, 7, bytes([0x20, 1])) + \
+        cmd(K_OPEN_CONV, 1, 11, bytes([0x20])) + cmd(K_TYPING, 1, 8, bytes([0x20])) + \
+        cmd(K_UPDATE_CONTEXT, 1, 10, bytes([0x20, 0]))
+    d["refused-hellos"] = b"\x07" + b"".join(
+        hello(i % 4, tok=t, user=i % 4) + cmd(K_PING, i % 4, 5, b"\x01")
+        for i, t in enumerate(range(8))) + hello(0, dev=0x80) + hello(1, dev=0x40)
+    d["before-welcome"] = b"\x07" + hello(hold=True) + send() + cmd(K_PING, 1, 4, b"\x00") + \
+        hello(1) + hello(1, rid=7)
+    d["fragmented"] = b"\x07" + hello(piece=7) + sync(piece=0) + \
+        cmd(K_OPEN_SUPPORT, 0, 4, piece=1) + send(text=b"x" * 100, piece=13) + \
+        cmd(K_TEXT, 0, 0, b"\x05\x00hello")
+    # the wire seeds as RAW messages of a welcomed connection, eight to a seed
+    raws = [m for name, m in sorted(client.items())
+            if not name.startswith("hello") and len(m) < 4000]
+    for i in range(0, len(raws), 8):
+        d["raw-%02d" % (i // 8)] = b"\x07" + hello() + sync() + \
+            cmd(K_OPEN_SUPPORT, 0, 4) + b"".join(
+                cmd(K_RAW, 0, 0, struct.pack("<H", len(m)) + m) for m in raws[i:i + 8])
+    d["rate-limited"] = b"\x00" + hello() + sync() + cmd(K_OPEN_SUPPORT, 0, 4) + \
+        send(cmid=1) + send(cmid=2, rid=3) + send(cmid=3, rid=4) + send(cmid=1, rid=5)
+    d["duplicate-send"] = b"\x07" + hello() + sync() + cmd(K_OPEN_SUPPORT, 0, 4) + \
+        send(cmid=1) + send(cmid=1, rid=6) + send(cmid=0x11, rid=7)
+    d["slow-consumer"] = b"\xa7" + hello() + cmd(K_OPEN_SUPPORT, 0, 4) + \
+        b"".join(send(cmid=i, rid=10 + i, hold=True) for i in range(6)) + sync(limit=2) + \
+        sync(after=2, rid=30)
+    d["held-syncs"] = b"\x87" + hello() + cmd(K_OPEN_SUPPORT, 0, 4) + send() + \
+        send(cmid=2, rid=5) + sync(hold=True) + sync(after=1, rid=20, hold=True) + \
+        sync(after=3, rid=21) + sync(after=0xff, rid=22) + sync(after=0xfe, rid=23)
+    d["connection-limit"] = b"\x07" + hello(0) + hello(1) + hello(2) + cmd(K_CLOSE, 0) + \
+        hello(0)
+    for k, v in d.items():
+        put("fuzz_dispatch", "seed-" + k, v)
+
+
+def rest_seeds():
+    pass
+
+
 def main():
     client = client_frames()
     for k, v in client.items():
@@ -499,6 +581,8 @@ def main():
         put("fuzz_fragments", "seed-" + k, v)
     jwt_seeds()
     config_seeds()
+    dispatch_seeds(client)
+    rest_seeds()
     for t, n in sorted(written.items()):
         print("%-18s %d files" % (t, n))
 
