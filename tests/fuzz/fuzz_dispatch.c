@@ -211,8 +211,11 @@ static void expect(slot *s, uint64_t rid, int body, int must, int want_code,
 		if (!is_poisoned(s, rid) && s->n_poisoned < 16)
 			s->poisoned[s->n_poisoned++] = rid;
 		for (size_t i = 0; i < s->np; i++)
-			if (s->p[i].rid == rid)
+			if (s->p[i].rid == rid) { /* any answer may be any of theirs now */
 				s->p[i].must = 0;
+				s->p[i].want_code = -1;
+				s->p[i].has_cmid = 0;
+			}
 		must = 0;
 	}
 	if (s->np == MAX_PENDING)

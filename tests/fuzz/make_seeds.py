@@ -561,8 +561,81 @@ def dispatch_seeds(client):
         put("fuzz_dispatch", "seed-" + k, v)
 
 
+# ---- fuzz_rest: request sequences (the input format of fuzz_rest.c) ----------------------
+
+GET, POST, PATCH, PUT, DELETE, OPTIONS = range(6)
+KEY_A, KEY_B, KEY_NONE, KEY_UNKNOWN, KEY_TYPO = 0, 1, 2, 3, 4
+
+
+def req(method, path, body=b"", key=KEY_A, query=b"", idem=None, flags=0):
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+    path, query = path.encode() if isinstance(path, str) else path, query.encode() \
+        if isinstance(query, str) else query
+    out = bytes([key | flags | (0x08 if idem is not None else 0), method])
+    out += bytes([len(path)]) + path + bytes([len(query)]) + query
+    if idem is not None:
+        out += bytes([len(idem)]) + idem.encode()
+    return out + struct.pack("<H", len(body)) + body
+
+
+AGENT = {"id": "agent-7", "kind": "agent", "name": "Sam"}
+
+
 def rest_seeds():
-    pass
+    msg = {"sender": AGENT, "content": {"text": {"body": "Hello!"}}}
+    product = {"sender": {"id": "bot-1", "kind": "bot"},
+               "content": {"fallback_text": "Shoe", "product": {
+                   "product_id": "sku-1", "title": "Trail shoe",
+                   "price": {"amount_minor": 8999, "currency": "EUR"}}}}
+    d = {}
+    d["messages"] = req(POST, "/v1/conversations/$A0/messages", msg) + \
+        req(POST, "/v1/conversations/$A0/messages", product) + \
+        req(GET, "/v1/conversations/$A0/messages", query="after=0&limit=1") + \
+        req(GET, "/v1/conversations/$A0/messages", query="after=1")
+    d["idempotency"] = req(POST, "/v1/conversations/$A0/messages", msg, idem="k-1") + \
+        req(POST, "/v1/conversations/$A0/messages", msg, idem="k-1") + \
+        req(POST, "/v1/conversations/$A1/messages", msg, idem="k-1") + \
+        req(POST, "/v1/conversations/$B0/messages", msg, key=KEY_B, idem="k-1") + \
+        req(POST, "/v1/conversations/$A0/messages", msg, idem="k" * 255) + \
+        req(POST, "/v1/conversations/$A0/messages", msg, idem="k-2", flags=0x20)
+    d["cross-app"] = req(GET, "/v1/conversations/$A0", key=KEY_B) + \
+        req(POST, "/v1/conversations/$A0/messages", msg, key=KEY_B) + \
+        req(PATCH, "/v1/conversations/$A1", {"status": "resolved"}, key=KEY_B) + \
+        req(POST, "/v1/conversations/$A0/read", {"sender": AGENT, "up_to_conv_seq": 1},
+            key=KEY_B) + \
+        req(GET, "/v1/conversations", key=KEY_B) + req(GET, "/v1/users/$U/context", key=KEY_B) + \
+        req(POST, "/v1/push", {"user_ids": ["shopper-0"], "push": {"title": "Sale"}},
+            key=KEY_B)
+    d["conversations"] = req(GET, "/v1/conversations", query="status=open&limit=1") + \
+        req(GET, "/v1/conversations/$A0") + \
+        req(PATCH, "/v1/conversations/$A0", {"status": "pending", "assignee": "agent-7"}) + \
+        req(PATCH, "/v1/conversations/$A0", {"assignee": None}) + \
+        req(POST, "/v1/conversations/$A0/handoff", {"to": "bot", "reason": "night"}) + \
+        req(POST, "/v1/conversations/$A0/typing", {"sender": AGENT, "on": True}) + \
+        req(POST, "/v1/conversations/$A0/read", {"sender": AGENT, "up_to_conv_seq": 5}) + \
+        req(GET, "/v1/users/shopper-1/context")
+    d["app-and-push"] = req(GET, "/v1/app") + \
+        req(PATCH, "/v1/app", {"default_integration": "bot"}) + \
+        req(POST, "/v1/push", {"user_ids": ["shopper-0", "shopper-1", "shopper-9"],
+                               "push": {"title": "Summer sale", "body": "-30%",
+                                        "deep_link": "shop://sale"}})
+    d["webhooks"] = req(POST, "/v1/webhooks", {"url": "https://desk.example/souk",
+                                               "events": ["message.created"]}) + \
+        req(GET, "/v1/webhooks") + req(POST, "/v1/webhooks/$W/rotate-secret") + \
+        req(GET, "/v1/webhook-deliveries", query="state=pending&limit=5") + \
+        req(DELETE, "/v1/webhooks/$W") + req(DELETE, "/v1/webhooks/$W", key=KEY_B)
+    d["refusals"] = req(GET, "/v1/app", key=KEY_NONE) + req(GET, "/v1/app", key=KEY_UNKNOWN) + \
+        req(GET, "/v1/app", key=KEY_TYPO) + req(PUT, "/v1/app", b"{}") + \
+        req(POST, "/v1/conversations/$A0/messages", b"{not json") + \
+        req(POST, "/v1/conversations/$A0/messages", msg, flags=0x10) + \
+        req(GET, "/v1/nope") + req(GET, "/elsewhere") + req(GET, "/healthz") + \
+        req(GET, "/metrics") + req(OPTIONS, "/v1/webhooks") + \
+        req(GET, "/v1/conversations/%00x/messages") + req(GET, "/v1//conversations//$A0/") + \
+        req(GET, "/v1/webhook-deliveries", query="state=bogus") + \
+        req(GET, "/v1/conversations/$A0/messages", query="limit=999999999999999999999")
+    for k, v in d.items():
+        put("fuzz_rest", "seed-" + k, v)
 
 
 def main():

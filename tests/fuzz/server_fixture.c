@@ -84,6 +84,21 @@ void fx_init(void)
 					       strlen(a->secret)) == 0,
 			   "app_add_key");
 	}
+	for (int i = 0; i < FX_APPS; i++)
+		for (int k = 0; k < FX_CONVS; k++) {
+			char user[32];
+			snprintf(user, sizeof(user), "shopper-%d", k);
+			store_conv conv;
+			store_appends ap = {0};
+			memset(&conv, 0, sizeof(conv));
+			FUZZ_CHECK(s->ops->begin(s) == 0 &&
+					   s->ops->open_support(s, fx_apps[i].app_id, user,
+								souk_now_ms(), &conv, &ap) == 0 &&
+					   s->ops->commit(s) == 0,
+				   "open_support in the template");
+			store_appends_clear(&ap);
+			snprintf(fx_apps[i].convs[k], STORE_ID_MAX, "%s", conv.conversation_id);
+		}
 	s->ops->close(s); /* checkpoints the WAL into souk.db */
 
 	char p[400];

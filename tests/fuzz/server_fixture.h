@@ -21,13 +21,15 @@
 
 #include "gateway_internal.h"
 
-enum { FX_APPS = 2, FX_USERS = 4 };
+enum { FX_APPS = 2, FX_USERS = 4, FX_CONVS = 2 };
 
 typedef struct fx_app {
 	char app_id[STORE_ID_MAX];
 	char api_key[80];  /* the REST API key (Authorization: Bearer) */
 	char secret[64];   /* HS256 secret registered with kid "fz" */
 	char key_hash[65]; /* SHA-256 of api_key, as rest.c computes it */
+	/* support conversations of shopper-0 and shopper-1, opened in the template */
+	char convs[FX_CONVS][STORE_ID_MAX];
 } fx_app;
 
 extern fx_app fx_apps[FX_APPS];
