@@ -4,7 +4,8 @@
  * Design note: durability and throughput coexist by batching. Every loop iteration takes
  * *all* queued operations (up to batch_max), runs the writes inside one BEGIN IMMEDIATE …
  * COMMIT with a savepoint per operation — so a refused request (unknown conversation, say)
- * undoes only itself — and only after COMMIT has returned (WAL fsynced) are the results
+ * undoes only itself; sends and device acks, which refuse before writing, skip it (see
+ * run_writes) — and only after COMMIT has returned (WAL fsynced) are the results
  * handed back. If COMMIT fails, every write of the group is reported as a storage failure
  * and none of their appended events is announced: nothing unacknowledged is ever acked.
  * Reads run after the commit, in queue order, so a read queued after a write sees it.
@@ -148,32 +149,83 @@ static int run_read(souk_store *s, gc_op *op)
 	}
 }
 
+/* Writes that refuse (> 0) only before writing anything and whose outputs are reset when
+ * run again (store.h): they need no savepoint of their own. */
+static int needs_no_savepoint(const gc_op *op)
+{
+	return op->kind == GC_SEND || op->kind == GC_DEVICE_ACK;
+}
+
+static void reset_outputs(gc_op *op)
+{
+	op->status = 0;
+	memset(&op->send, 0, sizeof(op->send));
+	store_appends_clear(&op->appends);
+}
+
+/*
+ * The writes of a group in one transaction. Each write normally runs inside its own
+ * savepoint, so that a refused or failed one is undone alone. A group made only of sends
+ * and device acks — the bulk of the traffic — first runs without savepoints (each one
+ * costs a statement journal copy of every page the operation touches): their refusals
+ * write nothing, so only a storage failure (< 0) can leave half an operation behind, and
+ * then the whole transaction is rolled back and the group is run again the careful way.
+ * Either way a failed operation never takes the others down with it.
+ */
+static int run_writes(souk_store *s, gc_op *batch, int careful)
+{
+	if (s->ops->begin(s) != 0) {
+		for (gc_op *op = batch; op; op = op->next)
+			if (is_write(op))
+				op->status = -1;
+		return -1;
+	}
+	for (gc_op *op = batch; op; op = op->next) {
+		if (!is_write(op))
+			continue;
+		if (!careful) {
+			op->status = run_write(s, op);
+			if (op->status < 0) {
+				s->ops->rollback(s);
+				for (gc_op *o = batch; o; o = o->next)
+					if (is_write(o))
+						reset_outputs(o);
+				return 1; /* run again, carefully */
+			}
+			if (op->status != 0)
+				store_appends_clear(&op->appends);
+			continue;
+		}
+		if (s->ops->savepoint(s)) {
+			op->status = -1;
+			continue;
+		}
+		op->status = run_write(s, op);
+		s->ops->release(s, op->status == 0);
+		if (op->status != 0)
+			store_appends_clear(&op->appends);
+	}
+	return 0;
+}
+
 static void run_batch(group_commit *gc, gc_op *batch, size_t n)
 {
 	souk_store *s = gc->store;
 	size_t writes = 0;
-	for (gc_op *op = batch; op; op = op->next)
-		writes += is_write(op);
+	int careful = 0;
+	for (gc_op *op = batch; op; op = op->next) {
+		if (!is_write(op))
+			continue;
+		writes++;
+		careful |= !needs_no_savepoint(op);
+	}
 
 	if (writes) {
 		int64_t t0 = souk_mono_us();
-		int began = s->ops->begin(s) == 0;
-		for (gc_op *op = batch; op; op = op->next) {
-			if (!is_write(op))
-				continue;
-			if (!began) {
-				op->status = -1;
-				continue;
-			}
-			if (s->ops->savepoint(s)) {
-				op->status = -1;
-				continue;
-			}
-			op->status = run_write(s, op);
-			s->ops->release(s, op->status == 0);
-			if (op->status != 0)
-				store_appends_clear(&op->appends);
-		}
+		int rc = run_writes(s, batch, careful);
+		if (rc > 0)
+			rc = run_writes(s, batch, 1);
+		int began = rc == 0;
 		if (began && s->ops->commit(s) != 0) {
 			s->ops->rollback(s);
 			began = 0;

@@ -12,6 +12,11 @@
  * caller in savepoint()/release() so that one refused request leaves the rest of a group
  * commit intact. Events appended by a write are reported in `store_appends` so that the
  * loop thread can push them to live connections once the commit is durable.
+ *
+ * send() and device_ack() promise more, which lets group_commit.c run them without a
+ * savepoint: they refuse (> 0) only before writing anything, and they may be run again
+ * after a rollback (their outputs are overwritten, the caller clears `store_appends`).
+ * A backend that cannot keep this promise must say so to group_commit.c.
  */
 #ifndef SOUK_SERVER_STORE_H
 #define SOUK_SERVER_STORE_H

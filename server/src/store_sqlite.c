@@ -477,9 +477,17 @@ static int sq_send(souk_store *s, const store_send_req *r, store_send_res *res, 
 	rc = sqs_load_conv(s, r->app_id, r->conversation_id, &conv);
 	if (rc)
 		return rc;
-	rc = sqs_is_participant(s, r->conversation_id, r->user_id, NULL);
+	/* the participant list was just loaded: look there (the table only when the list was
+	 * cut at STORE_MAX_PARTICIPANTS) */
+	rc = 0;
+	for (size_t i = 0; i < conv.n_participants && !rc; i++)
+		rc = strcmp(conv.participants[i].user_id, r->user_id) == 0;
+	if (!rc && conv.n_participants == STORE_MAX_PARTICIPANTS)
+		rc = sqs_is_participant(s, r->conversation_id, r->user_id, NULL);
 	if (rc <= 0)
 		return rc < 0 ? -1 : SOUK__V1__ERROR_CODE__NOT_A_PARTICIPANT;
+	/* Refusals (> 0) end here: from the first write on this returns 0 or -1, which lets the
+	 * group commit run a send without a savepoint (store.h). */
 
 	st = Q(s, Q_CONV_BUMP);
 	sqs_txt(st, 1, r->conversation_id);
@@ -548,18 +556,27 @@ static int sq_send(souk_store *s, const store_send_req *r, store_send_res *res, 
 
 	if (r->sender_kind == SOUK__V1__SENDER_KIND__SENDER_SHOPPER) {
 		/* the agent backend hears of it through the durable webhook outbox, in this
-		 * same transaction: committed together or not at all */
+		 * same transaction: committed together or not at all. The JSON is built only
+		 * when a target wants it. */
 		conv.last_conv_seq = conv_seq;
-		json_t *data = json_pack("{s:o,s:o}", "conversation", sqa_conv_json(&conv),
-					 "message", payload_message_to_json(&msg));
-		if (sqa_enqueue(s, r->app_id, &conv, "message.created", data, r->now_ms) < 0)
+		char targets[SQA_MAX_TARGETS][STORE_ID_MAX];
+		int nt = sqa_targets(s, r->app_id, conv.controller, "message.created", targets,
+				     SQA_MAX_TARGETS);
+		if (nt < 0)
 			return -1;
+		if (nt > 0) {
+			json_t *data = json_pack("{s:o,s:o}", "conversation", sqa_conv_json(&conv),
+						 "message", payload_message_to_json(&msg));
+			if (sqa_enqueue_to(s, r->app_id, &conv, "message.created", data, r->now_ms,
+					   targets, (size_t)nt) < 0)
+				return -1;
+		}
 		if (r->content->kind_case == SOUK__V1__CONTENT__KIND_CSAT_ANSWER) {
 			const Souk__V1__CsatAnswer *a = r->content->csat_answer;
-			data = json_pack("{s:o,s:s,s:s,s:i,s:s}", "conversation",
-					 sqa_conv_json(&conv), "message_id", id, "survey_id",
-					 a->survey_id, "rating", (int)a->rating, "comment",
-					 a->comment ? a->comment : "");
+			json_t *data = json_pack(
+				"{s:o,s:s,s:s,s:i,s:s}", "conversation", sqa_conv_json(&conv),
+				"message_id", id, "survey_id", a->survey_id, "rating",
+				(int)a->rating, "comment", a->comment ? a->comment : "");
 			if (sqa_enqueue(s, r->app_id, &conv, "csat.answered", data, r->now_ms) < 0)
 				return -1;
 		}

@@ -203,61 +203,66 @@ static char *iso8601(int64_t ms, char *buf, size_t cap)
 	return buf;
 }
 
-int sqa_enqueue(souk_store *s, const char *app_id, const store_conv *conv, const char *type,
-		json_t *data, int64_t now_ms)
+int sqa_targets(souk_store *s, const char *app_id, const char *controller, const char *type,
+		char (*targets)[STORE_ID_MAX], size_t cap)
+{
+	sqlite3_stmt *st = A(s, A_TARGETS_FOR);
+	if (!st)
+		return -1;
+	sqs_txt(st, 1, app_id);
+	sqs_txt(st, 2, controller);
+	sqs_txt(st, 3, type);
+	size_t nt = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && nt < cap)
+		sqs_copy_col(targets[nt++], STORE_ID_MAX, st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	return (int)nt;
+}
+
+int sqa_enqueue_to(souk_store *s, const char *app_id, const store_conv *conv, const char *type,
+		   json_t *data, int64_t now_ms, char (*targets)[STORE_ID_MAX], size_t nt)
 {
 	if (!data)
 		return -1;
+	if (nt == 0) {
+		json_decref(data);
+		return 0;
+	}
 	json_object_set_new(data, "app_id", json_string(app_id));
 	char ts[40];
 	json_t *env = json_pack("{s:s,s:s,s:o}", "type", type, "timestamp",
 				iso8601(now_ms, ts, sizeof(ts)), "data", data);
 	if (!env)
 		return -1;
-
-	/* the targets first: no target, no event row */
-	char targets[16][STORE_ID_MAX];
-	size_t nt = 0;
-	sqlite3_stmt *st = A(s, A_TARGETS_FOR);
-	if (!st) {
-		json_decref(env);
-		return -1;
-	}
-	sqs_txt(st, 1, app_id);
-	sqs_txt(st, 2, conv->controller);
-	sqs_txt(st, 3, type);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && nt < 16)
-		sqs_copy_col(targets[nt++], STORE_ID_MAX, st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		json_decref(env);
-		return -1;
-	}
-	if (nt == 0) {
-		json_decref(env);
-		return 0;
-	}
-	char event_id[64] = "evt_";
+	char event_id[64];
 	char *body = json_dumps(env, JSON_COMPACT);
 	json_decref(env);
-	if (!body || souk_random_hex(event_id + 4, 12)) {
+	if (!body || sqs_time_id(event_id, sizeof(event_id), "evt_", now_ms)) {
 		free(body);
 		return -1;
 	}
-	st = A(s, A_EVENT_INSERT);
+	sqlite3_stmt *st = A(s, A_EVENT_INSERT);
+	if (!st) {
+		free(body);
+		return -1;
+	}
 	sqs_txt(st, 1, event_id);
 	sqs_txt(st, 2, app_id);
 	sqs_txt(st, 3, conv->conversation_id);
 	sqs_txt(st, 4, type);
 	sqs_txt(st, 5, body);
 	sqlite3_bind_int64(st, 6, now_ms);
-	rc = sqs_step_done(s, st);
+	int rc = sqs_step_done(s, st);
 	free(body);
 	if (rc)
 		return -1;
 	for (size_t i = 0; i < nt; i++) {
 		st = A(s, A_DELIVERY_INSERT);
+		if (!st)
+			return -1;
 		sqs_txt(st, 1, event_id);
 		sqs_txt(st, 2, targets[i]);
 		sqs_txt(st, 3, app_id);
@@ -267,6 +272,18 @@ int sqa_enqueue(souk_store *s, const char *app_id, const store_conv *conv, const
 			return -1;
 	}
 	return 1;
+}
+
+int sqa_enqueue(souk_store *s, const char *app_id, const store_conv *conv, const char *type,
+		json_t *data, int64_t now_ms)
+{
+	char targets[SQA_MAX_TARGETS][STORE_ID_MAX];
+	int nt = sqa_targets(s, app_id, conv->controller, type, targets, SQA_MAX_TARGETS);
+	if (nt < 0) {
+		json_decref(data);
+		return -1;
+	}
+	return sqa_enqueue_to(s, app_id, conv, type, data, now_ms, targets, (size_t)nt);
 }
 
 int sqa_update_context(souk_store *s, const char *app_id, const char *user_id, const char *conv_id,

@@ -53,10 +53,18 @@ int sqs_announce_conv(souk_store *s, const char *app_id, const store_conv *c, in
 void sqa_finalize(sqlite_store *ss);
 json_t *sqa_conv_json(const store_conv *c);
 /* Records a webhook event for the integration in control of `conv` and one delivery per
- * matching target. Takes ownership of `data`. Returns 1 when deliveries were created,
- * 0 when no target wants it, -1 on failure. */
+ * matching target. Takes ownership of `data` (NULL: failure). Returns 1 when deliveries were
+ * created, 0 when no target wants it, -1 on failure. */
 int sqa_enqueue(souk_store *s, const char *app_id, const store_conv *conv, const char *type,
 		json_t *data, int64_t now_ms);
+/* The two halves of sqa_enqueue, for a caller that builds `data` only when some target
+ * wants the event: the active targets of `controller` subscribed to `type` (at most cap;
+ * returns how many, or -1), then the event and its deliveries to those targets. */
+enum { SQA_MAX_TARGETS = 16 };
+int sqa_targets(souk_store *s, const char *app_id, const char *controller, const char *type,
+		char (*targets)[STORE_ID_MAX], size_t cap);
+int sqa_enqueue_to(souk_store *s, const char *app_id, const store_conv *conv, const char *type,
+		   json_t *data, int64_t now_ms, char (*targets)[STORE_ID_MAX], size_t nt);
 int sqa_update_context(souk_store *s, const char *app_id, const char *user_id, const char *conv_id,
 		       const Souk__V1__ShoppingContext *ctx, int64_t now_ms);
 int sqa_rest(souk_store *s, rest_call *call, store_appends *out);

@@ -115,10 +115,124 @@ static void groups_commit_and_answer_in_order(void **state)
 	rm_data_dir(dir);
 }
 
+/* A store whose send fails (< 0) for one client_msg_id *after* its writes, like a storage
+ * error halfway through; it counts savepoints. */
+static const struct souk_store_ops *real_ops;
+static struct souk_store_ops failing_ops;
+static int savepoints;
+static uint8_t poison_cmid[16];
+
+static int failing_send(souk_store *s, const store_send_req *req, store_send_res *res,
+			store_appends *out)
+{
+	int rc = real_ops->send(s, req, res, out);
+	if (rc == 0 && memcmp(req->client_msg_id, poison_cmid, 16) == 0)
+		return -1; /* its event, message and bumps are written: half an operation */
+	return rc;
+}
+
+static int counting_savepoint(souk_store *s)
+{
+	savepoints++;
+	return real_ops->savepoint(s);
+}
+
+static void failed_send_without_savepoint_does_not_poison_group(void **state)
+{
+	(void)state;
+	char *dir = tmp_data_dir();
+	char err[256];
+	souk_store *s = store_sqlite_open(dir, err, sizeof(err));
+	assert_non_null(s);
+	store_app_created app;
+	assert_int_equal(s->ops->app_create(s, "shop", "", "", &app), 0);
+	store_conv conv;
+	store_appends ap = {0};
+	s->ops->begin(s);
+	s->ops->open_support(s, app.app_id, "alice", 1, &conv, &ap);
+	s->ops->commit(s);
+	store_appends_clear(&ap);
+	real_ops = s->ops;
+	failing_ops = *s->ops;
+	failing_ops.send = failing_send;
+	failing_ops.savepoint = counting_savepoint;
+	s->ops = &failing_ops;
+
+	/* a first group of sends only: no savepoint at all */
+	group_commit *gc = gc_start(s, 1024, wake, NULL);
+	enum { N = 50, POISON = 20 };
+	uint32_t poison = POISON;
+	memcpy(poison_cmid, &poison, sizeof(poison)); /* send_op's client_msg_id for i */
+	gc_submit(gc, send_op(app.app_id, conv.conversation_id, 1000));
+	uint64_t seen = 0;
+	while (!seen) {
+		pthread_mutex_lock(&mu);
+		while (!wakes)
+			pthread_cond_wait(&cv, &mu);
+		wakes = 0;
+		pthread_mutex_unlock(&mu);
+		for (gc_op *op = gc_take_done(gc), *n; op; op = n) {
+			n = op->next;
+			assert_int_equal(op->status, 0);
+			seen = op->send.seq;
+			gc_op_free(op);
+		}
+	}
+	assert_int_equal(savepoints, 0);
+
+	/* then a group with the failing send in the middle: only that one fails, the others
+	 * are committed with dense sequences (nothing of the failed one is left behind) */
+	gc_stop(gc);
+	s = store_sqlite_open(dir, err, sizeof(err));
+	assert_non_null(s);
+	real_ops = s->ops;
+	s->ops = &failing_ops;
+	gc = gc_start(s, 1024, wake, NULL);
+	for (uint32_t i = 0; i < N; i++) /* in one or a few groups */
+		gc_submit(gc, send_op(app.app_id, conv.conversation_id, i));
+	uint64_t answered = 0, ok = 0, last_seq = seen;
+	while (answered < N) {
+		pthread_mutex_lock(&mu);
+		while (!wakes)
+			pthread_cond_wait(&cv, &mu);
+		wakes = 0;
+		pthread_mutex_unlock(&mu);
+		for (gc_op *op = gc_take_done(gc), *n; op; op = n) {
+			n = op->next;
+			answered++;
+			if (op->request_id == POISON + 1) {
+				assert_true(op->status < 0);
+				assert_int_equal(op->appends.n, 0);
+			} else {
+				assert_int_equal(op->status, 0);
+				assert_int_equal(op->send.seq, last_seq + 1);
+				last_seq = op->send.seq;
+				ok++;
+			}
+			gc_op_free(op);
+		}
+	}
+	assert_int_equal(ok, N - 1);
+	assert_true(savepoints > 0); /* the careful second run */
+	gc_stop(gc);
+
+	/* the store holds exactly the committed events */
+	s = store_sqlite_open(dir, err, sizeof(err));
+	assert_non_null(s);
+	store_events ev;
+	assert_int_equal(s->ops->read_events(s, app.app_id, "alice", 0, 200, &ev), 0);
+	assert_int_equal(ev.head_seq, last_seq);
+	assert_int_equal(ev.n, last_seq);
+	store_events_free(&ev);
+	s->ops->close(s);
+	rm_data_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(groups_commit_and_answer_in_order),
+		cmocka_unit_test(failed_send_without_savepoint_does_not_poison_group),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
