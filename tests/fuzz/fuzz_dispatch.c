@@ -32,7 +32,8 @@
  *     update_context, ping, a refused frame) has exactly one once settled, unless the
  *     server closed the connection (mark_read and typing are answered only by an Error);
  *   - events reach a connection only after its first SyncRequest, strictly increasing,
- *     consecutive except across a SyncRequest the client sent since (docs/protocol.md);
+ *     consecutive except right after a SyncPage answering a request whose after_seq
+ *     skipped ahead of the last event received (docs/protocol.md);
  *   - a request refused with an Error appends no event to any user's stream;
  * and at the end:
  *   - every user's stream in the store is dense (1..head_seq);
@@ -98,9 +99,10 @@ static const int tok_code[T_VARIANTS] = {
 
 typedef struct pending {
 	uint64_t rid;
-	int body;      /* Frame body case of the request; 0: a refused frame */
-	int must;      /* calls for exactly one answer */
-	int want_code; /* hello in CS_NEW: -1 any, 0 Welcome, else this Error code */
+	int body;	/* Frame body case of the request; 0: a refused frame */
+	int must;	/* calls for exactly one answer */
+	int want_code;	/* hello in CS_NEW: -1 any, 0 Welcome, else this Error code */
+	uint64_t after; /* SyncRequest.after_seq */
 	int has_cmid;
 	uint8_t cmid[SOUK_WIRE_CLIENT_MSG_ID_LEN];
 	uint64_t step;
@@ -110,8 +112,9 @@ typedef struct slot {
 	conn *c;
 	int app, user; /* of the structured hello sent; -1 none */
 	int welcomed;
-	int synced;	   /* a SyncRequest was sent on this connection */
-	int sync_since_ev; /* ... since the last event received */
+	int synced;   /* a SyncRequest was sent on this connection */
+	int may_jump; /* a SyncPage since the last event answered a request that skipped
+		       * ahead (or one the harness cannot tell) */
 	uint64_t last_seq;
 	pending p[MAX_PENDING];
 	size_t np;
@@ -199,7 +202,7 @@ static int is_poisoned(const slot *s, uint64_t rid)
 }
 
 static void expect(slot *s, uint64_t rid, int body, int must, int want_code,
-		   const ProtobufCBinaryData *cmid)
+		   const ProtobufCBinaryData *cmid, uint64_t after)
 {
 	if (rid == 0)
 		return; /* answers with request id 0 cannot be told from pushes */
@@ -227,6 +230,7 @@ static void expect(slot *s, uint64_t rid, int body, int must, int want_code,
 	p->must = must;
 	p->want_code = dup ? -1 : want_code;
 	p->step = R.step;
+	p->after = after;
 	if (cmid && cmid->len == SOUK_WIRE_CLIENT_MSG_ID_LEN && !dup) {
 		p->has_cmid = 1;
 		memcpy(p->cmid, cmid->data, SOUK_WIRE_CLIENT_MSG_ID_LEN);
@@ -240,7 +244,7 @@ static void expect_for(slot *s, const uint8_t *msg, size_t len, int want_code)
 	Souk__V1__Frame *f = NULL;
 	souk_wire_status st = souk_wire_decode_keep(msg, len, 1, &f);
 	if (st.code) {
-		expect(s, f ? f->request_id : 0, 0, 1, -1, NULL);
+		expect(s, f ? f->request_id : 0, 0, 1, -1, NULL, 0);
 		souk_wire_frame_free(f);
 		return;
 	}
@@ -250,25 +254,26 @@ static void expect_for(slot *s, const uint8_t *msg, size_t len, int want_code)
 	if (cs != CS_READY || body == SOUK__V1__FRAME__BODY_HELLO) {
 		/* hello in CS_NEW: Welcome or a refusal; anything else: an Error */
 		expect(s, rid, body, 1,
-		       cs == CS_NEW && body == SOUK__V1__FRAME__BODY_HELLO ? want_code : -1, NULL);
+		       cs == CS_NEW && body == SOUK__V1__FRAME__BODY_HELLO ? want_code : -1, NULL,
+		       0);
 	} else {
 		switch (body) {
 		case SOUK__V1__FRAME__BODY_SEND:
-			expect(s, rid, body, 1, -1, &f->send->client_msg_id);
+			expect(s, rid, body, 1, -1, &f->send->client_msg_id, 0);
 			break;
 		case SOUK__V1__FRAME__BODY_SYNC_REQUEST:
 			s->synced = 1;
-			s->sync_since_ev = 1;
-			/* fallthrough */
+			expect(s, rid, body, 1, -1, NULL, f->sync_request->after_seq);
+			break;
 		case SOUK__V1__FRAME__BODY_OPEN_CONVERSATION:
 		case SOUK__V1__FRAME__BODY_UPDATE_CONTEXT:
 		case SOUK__V1__FRAME__BODY_PING:
-			expect(s, rid, body, 1, -1, NULL);
+			expect(s, rid, body, 1, -1, NULL, 0);
 			break;
 		case SOUK__V1__FRAME__BODY_MARK_READ:
 		case SOUK__V1__FRAME__BODY_TYPING:
 		case SOUK__V1__FRAME__BODY_ACK:
-			expect(s, rid, body, 0, -1, NULL); /* an Error at most */
+			expect(s, rid, body, 0, -1, NULL, 0); /* an Error at most */
 			break;
 		default:
 			FUZZ_CHECK(0, "the client decoder accepted a frame a client may not send");
@@ -335,10 +340,10 @@ static void on_events(slot *s, Souk__V1__Event **ev, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		uint64_t seq = ev[i]->seq;
 		FUZZ_CHECK(seq > s->last_seq, "events on a connection strictly increase");
-		FUZZ_CHECK(seq == s->last_seq + 1 || s->sync_since_ev,
+		FUZZ_CHECK(seq == s->last_seq + 1 || s->may_jump,
 			   "events on a connection are consecutive (no gap without a SyncRequest)");
 		s->last_seq = seq;
-		s->sync_since_ev = 0;
+		s->may_jump = 0;
 		if (R.n_seen < MAX_SEEN) {
 			seen_event *e = &R.seen[R.n_seen++];
 			e->app = s->app;
@@ -445,6 +450,11 @@ static void on_output(slot *s, const uint8_t *buf, size_t len)
 		on_events(s, f->events->events, f->events->n_events);
 		break;
 	case SOUK__V1__FRAME__BODY_SYNC_PAGE:
+		/* the connection follows a client that skips ahead (then falls back to the
+		 * store's head when the client was ahead of it): the first event after such
+		 * a page may jump */
+		if (req.body < 0 || req.after > s->last_seq)
+			s->may_jump = 1;
 		on_events(s, f->sync_page->events, f->sync_page->n_events);
 		break;
 	case SOUK__V1__FRAME__BODY_CONVERSATION:
@@ -853,7 +863,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!msg)
 			continue;
 		if (kind == K_TEXT)
-			expect(s, 0, 0, 1, -1, NULL); /* BAD_FRAME, request id 0 */
+			expect(s, 0, 0, 1, -1, NULL, 0); /* BAD_FRAME, request id 0 */
 		else if (!s->c->close_code)
 			expect_for(s, msg, len, want_code);
 		feed(s, msg, len, kind != K_TEXT, frag, piece);
