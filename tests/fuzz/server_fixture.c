@@ -173,6 +173,7 @@ int fx_read_events(gateway *gw, const char *app_id, const char *user_id, uint64_
 		   uint32_t limit, store_events *out)
 {
 	memset(out, 0, sizeof(*out));
+	fx_settle(gw); /* e.g. a closed connection's cursor write */
 	gc_op *op = gc_op_new(GC_READ_EVENTS);
 	FUZZ_CHECK(op != NULL, "out of memory");
 	snprintf(op->app_id, sizeof(op->app_id), "%s", app_id);

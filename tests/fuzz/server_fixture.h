@@ -44,8 +44,8 @@ gateway *fx_gateway_new(const souk_config *cfg);
  * completions ran. */
 size_t fx_settle(gateway *gw);
 
-/* Reads the user's events after `after` (at most limit) through the storage thread, as a
- * GC_READ_EVENTS op nobody waits for; call only when settled. 0 or the op's status. */
+/* Settles, then reads the user's events after `after` (at most limit) through the storage
+ * thread, as a GC_READ_EVENTS op nobody waits for. 0 or the op's status. */
 int fx_read_events(gateway *gw, const char *app_id, const char *user_id, uint64_t after,
 		   uint32_t limit, store_events *out);
 
