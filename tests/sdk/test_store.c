@@ -353,6 +353,13 @@ static void test_migrate_from_v1(void **state)
 	assert_int_equal(souk_conversation_get_kind(cv), SOUK_CONVERSATION_KIND_SUPPORT);
 	assert_true(souk_conversation_is_support(cv));
 	assert_null(souk_conversation_get_controller(cv));
+	/* schema 4: the unread count is computed for the rows that were there (old-1 is
+	 * incoming and unread; new-1 came after the upgrade), and the last message is the
+	 * pending one (no server position yet) */
+	assert_int_equal(souk_conversation_get_unread_count(cv), 2);
+	assert_int_equal(scalar(st, "SELECT unread_count FROM conversations WHERE id = 1"), 2);
+	assert_non_null(souk_conversation_get_last_message(cv));
+	assert_int_equal(souk_message_get_id(souk_conversation_get_last_message(cv)), 2);
 	souk_conversation_free(cv);
 	/* and old messages have a typed content */
 	assert_int_equal(souk__load_message(st, 1, &m), SOUK_OK);
@@ -848,6 +855,164 @@ static void test_support_merge(void **state)
 	souk__store_close(st);
 }
 
+/* ---- the snapshot: unread count and last message (schema 4) ---------------------------- */
+
+/* The snapshot of `conv` agrees with the unread count and last message computed from the
+ * messages themselves (the queries libsouk used before schema 4). Returns the snapshot's
+ * unread count. */
+static uint64_t snapshot_checked(souk__store *st, int64_t conv, int64_t want_last)
+{
+	souk_conversation *c = NULL;
+	assert_int_equal(souk__load_conversation(st, conv, &c), SOUK_OK);
+	sqlite3_stmt *s = souk__stmt(
+		st, "SELECT (SELECT COUNT(*) FROM messages m WHERE m.conv_id = c.id AND "
+		    "m.outgoing = 0 AND m.conv_seq > c.read_up_to), (SELECT m.id FROM messages m "
+		    "WHERE m.conv_id = c.id ORDER BY (m.conv_seq IS NULL) DESC, IFNULL(m.conv_seq, "
+		    "0) DESC, m.id DESC LIMIT 1) FROM conversations c WHERE c.id = ?1");
+	assert_non_null(s);
+	sqlite3_bind_int64(s, 1, conv);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	uint64_t unread = (uint64_t)sqlite3_column_int64(s, 0);
+	int64_t last = sqlite3_column_int64(s, 1);
+	sqlite3_reset(s);
+	assert_int_equal(souk_conversation_get_unread_count(c), unread);
+	const souk_message *lm = souk_conversation_get_last_message(c);
+	assert_int_equal(lm ? souk_message_get_id(lm) : 0, last);
+	assert_int_equal(last, want_last);
+	souk_conversation_free(c);
+	return unread;
+}
+
+static int64_t id_of(souk__store *st, const char *message_id)
+{
+	sqlite3_stmt *s = souk__stmt(st, "SELECT id FROM messages WHERE message_id = ?1");
+	sqlite3_bind_text(s, 1, message_id, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	int64_t id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return id;
+}
+
+static void test_unread_and_last_message(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	int64_t conv = confirmed_conv(st, "conv-u");
+	souk__evlist ev = {0};
+	assert_int_equal(snapshot_checked(st, conv, 0), 0);
+
+	/* a send: the pending message is the last one, nothing unread */
+	int64_t p1 = add_text(st, conv, "first");
+	assert_int_equal(snapshot_checked(st, conv, p1), 0);
+
+	/* a sync page: the agent's messages are unread; the pending one stays last */
+	evb b = {0};
+	evb_message(&b, 1, "u1", "conv-u", 1, "agent", NULL, "a1");
+	evb_message(&b, 2, "u2", "conv-u", 2, "agent", NULL, "a2");
+	evb_message(&b, 3, "u3", "conv-u", 3, "agent", NULL, "a3");
+	apply(st, &b, &ev);
+	/* the CONVERSATION_UPDATED of the page carries the same snapshot */
+	int seen = 0;
+	for (souk_event *e = ev.head; e; e = e->next)
+		if (e->type == SOUK_EVENT_CONVERSATION_UPDATED && e->conv->id == conv) {
+			assert_int_equal(e->conv->unread, 3);
+			assert_int_equal(souk_message_get_id(e->conv->last), p1);
+			seen++;
+		}
+	assert_int_equal(seen, 1);
+	souk__evlist_clear(&ev);
+	assert_int_equal(snapshot_checked(st, conv, p1), 3);
+
+	/* the send is acked at conv_seq 4: now the newest by position */
+	uint8_t cmid[16];
+	cmid_of(st, p1, cmid);
+	Souk__V1__SendAck ack = SOUK__V1__SEND_ACK__INIT;
+	ack.client_msg_id.data = cmid;
+	ack.client_msg_id.len = 16;
+	ack.message_id = "u4";
+	ack.seq = 4;
+	ack.conv_seq = 4;
+	assert_int_equal(souk__sync_ack(st, ME, &ack, &ev), SOUK_OK);
+	souk__evlist_clear(&ev);
+	assert_int_equal(snapshot_checked(st, conv, p1), 3);
+
+	/* the user reads up to a2: one unread left */
+	assert_int_equal(souk__conv_mark_read(st, conv, id_of(st, "u2"), &ev), SOUK_OK);
+	assert_int_equal(ev.head->conv->unread, 1);
+	souk__evlist_clear(&ev);
+	assert_int_equal(snapshot_checked(st, conv, p1), 1);
+
+	/* a live batch: the stream copy of the send (recognised), two more from the agent,
+	 * and a read on the user's other device up to conv_seq 5 */
+	evb_message(&b, 4, "u4", "conv-u", 4, ME, cmid, "first");
+	evb_message(&b, 5, "u5", "conv-u", 5, "agent", NULL, "a5");
+	evb_message(&b, 6, "u6", "conv-u", 6, "agent", NULL, "a6");
+	apply(st, &b, &ev);
+	souk__evlist_clear(&ev);
+	int64_t a6 = id_of(st, "u6");
+	assert_int_equal(snapshot_checked(st, conv, a6), 3);
+	evb_receipt(&b, 7, "conv-u", ME, SOUK__V1__RECEIPT_KIND__RECEIPT_READ, 5);
+	apply(st, &b, &ev);
+	souk__evlist_clear(&ev);
+	assert_int_equal(snapshot_checked(st, conv, a6), 1);
+
+	/* a receipt of the agent reading ours changes nothing here */
+	evb_receipt(&b, 8, "conv-u", "agent", SOUK__V1__RECEIPT_KIND__RECEIPT_READ, 6);
+	apply(st, &b, &ev);
+	souk__evlist_clear(&ev);
+	assert_int_equal(snapshot_checked(st, conv, a6), 1);
+
+	/* a message the server places below the read position is not unread */
+	evb_message(&b, 9, "u7", "conv-u", 2, "agent", NULL, "late");
+	apply(st, &b, &ev);
+	souk__evlist_clear(&ev);
+	assert_int_equal(snapshot_checked(st, conv, a6), 1);
+
+	/* a second send, refused for good: failed messages stay last, then deleted */
+	int64_t p2 = add_text(st, conv, "second");
+	assert_int_equal(snapshot_checked(st, conv, p2), 1);
+	assert_int_equal(souk__outbox_fail(st, p2, 3, "refused", &ev), SOUK_OK);
+	souk__evlist_clear(&ev);
+	assert_int_equal(snapshot_checked(st, conv, p2), 1);
+	assert_int_equal(souk__outbox_delete_failed(st, p2, &ev), SOUK_OK);
+	souk__evlist_clear(&ev);
+	assert_int_equal(snapshot_checked(st, conv, a6), 1);
+
+	/* everything read */
+	assert_int_equal(souk__conv_mark_read(st, conv, 0, &ev), SOUK_OK);
+	souk__evlist_clear(&ev);
+	assert_int_equal(snapshot_checked(st, conv, a6), 0);
+	souk__store_close(st);
+}
+
+/* Two rows of the same support conversation merged: the unread count covers both. */
+static void test_unread_after_support_merge(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	souk__evlist ev = {0};
+	int64_t local = 0;
+	assert_int_equal(souk__conv_open_support(st, &local, &ev), SOUK_OK);
+	souk__evlist_clear(&ev);
+	int64_t pending = add_text(st, local, "offline");
+	evb b = {0};
+	evb_message(&b, 1, "s1", "conv-s", 1, "agent", NULL, "hello");
+	evb_message(&b, 2, "s2", "conv-s", 2, "agent", NULL, "anyone?");
+	apply(st, &b, &ev);
+	souk__evlist_clear(&ev);
+	int64_t other = 0;
+	assert_int_equal(souk__conv_by_server_id(st, "conv-s", &other), SOUK_OK);
+	assert_int_equal(snapshot_checked(st, other, id_of(st, "s2")), 2);
+	assert_int_equal(snapshot_checked(st, local, pending), 0);
+	Souk__V1__ConversationInfo ci = SOUK__V1__CONVERSATION_INFO__INIT;
+	ci.conversation_id = "conv-s";
+	ci.status = SOUK__V1__CONVERSATION_STATUS__CONVERSATION_OPEN;
+	assert_int_equal(souk__sync_support_info(st, &ci, &ev), SOUK_OK);
+	souk__evlist_clear(&ev);
+	assert_int_equal(snapshot_checked(st, local, pending), 2);
+	souk__store_close(st);
+}
+
 static void test_paging(void **state)
 {
 	(void)state;
@@ -1137,6 +1302,8 @@ int main(void)
 		cmocka_unit_test(test_receipts),
 		cmocka_unit_test(test_mark_read_local),
 		cmocka_unit_test(test_support_merge),
+		cmocka_unit_test(test_unread_and_last_message),
+		cmocka_unit_test(test_unread_after_support_merge),
 		cmocka_unit_test(test_paging),
 		cmocka_unit_test(test_bind_user),
 		cmocka_unit_test(test_support_from_stream_kind),
