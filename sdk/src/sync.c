@@ -555,6 +555,16 @@ static int apply_receipt(souk__store *st, const char *me, const Souk__V1__Receip
 	return r;
 }
 
+/* A display string of a ConversationInfo, or NULL when empty or not UTF-8: souk_wire does
+ * not check controller and assignee, and the public getters promise UTF-8. Dropping the
+ * value, rather than refusing the event, keeps one bad field from blocking the stream
+ * (found by tests/fuzz/fuzz_sdk_events.c). */
+static const char *info_str(const char *s)
+{
+	s = souk__pb_str(s);
+	return s && souk_wire_utf8_valid(s, strlen(s)) ? s : NULL;
+}
+
 static int update_conv_info(souk__store *st, int64_t conv, const Souk__V1__ConversationInfo *ci,
 			    souk__evlist *ev)
 {
@@ -573,8 +583,8 @@ static int update_conv_info(souk__store *st, int64_t conv, const Souk__V1__Conve
 	sqlite3_bind_int64(s, 3, ci->created_ms);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)ci->last_conv_seq);
 	sqlite3_bind_int(s, 5, (int)ci->kind);
-	sqlite3_bind_text(s, 6, souk__pb_str(ci->controller), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 7, souk__pb_str(ci->assignee), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, info_str(ci->controller), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, info_str(ci->assignee), -1, SQLITE_STATIC);
 	int r = souk__exec_stmt(st, s);
 	if (r == SOUK_OK)
 		souk__evlist_touch(ev, conv);

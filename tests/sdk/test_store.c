@@ -1087,6 +1087,28 @@ static void test_bind_user(void **state)
 
 /* ---- schema 3: the support conversation from the stream, pushes, contexts ---------------- */
 
+/* ConversationInfo.controller/assignee are not checked by souk_wire: bytes that are not
+ * UTF-8 are dropped (the getters promise UTF-8), and the event still applies (found by
+ * fuzz_sdk_events). */
+static void test_conversation_info_not_utf8(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	souk__evlist ev = {0};
+	evb b = {0};
+	Souk__V1__ConversationInfo *ci = evb_conversation(&b, 1, "conv-x", 0);
+	ci->controller = "\x9c\x9a\x8c\x8f";
+	ci->assignee = "agent-\xff";
+	souk__apply_result res = apply(st, &b, &ev);
+	assert_int_equal(res.applied, 1);
+	assert_int_equal(res.last_applied, 1);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_CONVERSATION_UPDATED), 1);
+	assert_null(souk_conversation_get_controller(ev.head->conv));
+	assert_null(souk_conversation_get_assignee(ev.head->conv));
+	souk__evlist_clear(&ev);
+	souk__store_close(st);
+}
+
 static void test_support_from_stream_kind(void **state)
 {
 	(void)state;
@@ -1307,6 +1329,7 @@ int main(void)
 		cmocka_unit_test(test_paging),
 		cmocka_unit_test(test_bind_user),
 		cmocka_unit_test(test_support_from_stream_kind),
+		cmocka_unit_test(test_conversation_info_not_utf8),
 		cmocka_unit_test(test_push_applied_once),
 		cmocka_unit_test(test_context_queue),
 	};
