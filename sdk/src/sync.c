@@ -347,12 +347,77 @@ int souk__sync_ack(souk__store *st, const char *me, const Souk__V1__SendAck *ack
 
 /* ---- applying events ------------------------------------------------------------------------- */
 
-static int apply_message(souk__store *st, const char *me, const Souk__V1__Event *e,
+/*
+ * The conversation row during a run of message events (souk__sync_apply): a page is
+ * mostly messages of one conversation, and looking the row up and updating it for each
+ * message cost about a quarter of the page's CPU (docs/performance.md, SDK). So the
+ * conversation of the last message is remembered, and what the messages change in its
+ * row (last_conv_seq, unread_count) is added up and written once, by acc_flush(): before
+ * any other kind of event (a receipt, a ConversationInfo or a merge reads or rewrites the
+ * row), when the conversation changes, and before the commit.
+ */
+typedef struct conv_acc {
+	const char *server_id; /* borrowed from an event of the current call */
+	int64_t conv;
+	int64_t read_up_to; /* the row's, unchanged while messages are applied */
+	int64_t last_conv_seq;
+	int64_t unread_add;
+	int dirty;
+} conv_acc;
+
+static int acc_flush(souk__store *st, conv_acc *a)
+{
+	int r = SOUK_OK;
+	if (a->dirty) {
+		sqlite3_stmt *s = souk__stmt(
+			st, "UPDATE conversations SET last_conv_seq = MAX(last_conv_seq, ?2), "
+			    "unread_count = unread_count + ?3 WHERE id = ?1");
+		if (!s)
+			return SOUK_ESTORE;
+		sqlite3_bind_int64(s, 1, a->conv);
+		sqlite3_bind_int64(s, 2, a->last_conv_seq);
+		sqlite3_bind_int64(s, 3, a->unread_add);
+		r = souk__exec_stmt(st, s);
+	}
+	memset(a, 0, sizeof(*a));
+	return r;
+}
+
+/* The local id of the message's conversation, through the run's cache. */
+static int acc_conv(souk__store *st, conv_acc *a, const char *server_id, int64_t *out,
+		    souk__evlist *ev)
+{
+	if (a->server_id && strcmp(a->server_id, server_id) == 0) {
+		*out = a->conv;
+		return SOUK_OK;
+	}
+	int r = acc_flush(st, a);
+	if (r == SOUK_OK)
+		r = ensure_conv(st, server_id, out, ev);
+	if (r != SOUK_OK)
+		return r;
+	sqlite3_stmt *s =
+		souk__stmt(st, "SELECT read_up_to, last_conv_seq FROM conversations WHERE id = ?1");
+	if (!s)
+		return SOUK_ESTORE;
+	sqlite3_bind_int64(s, 1, *out);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		a->server_id = server_id;
+		a->conv = *out;
+		a->read_up_to = sqlite3_column_int64(s, 0);
+		a->last_conv_seq = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? SOUK_OK : souk__store_err(st, rc);
+}
+
+static int apply_message(souk__store *st, const char *me, const Souk__V1__Event *e, conv_acc *acc,
 			 souk__evlist *ev)
 {
 	const Souk__V1__Message *m = e->message;
 	int64_t conv = 0;
-	int r = ensure_conv(st, m->conversation_id, &conv, ev);
+	int r = acc_conv(st, acc, m->conversation_id, &conv, ev);
 	if (r != SOUK_OK)
 		return r;
 
@@ -432,18 +497,14 @@ static int apply_message(souk__store *st, const char *me, const Souk__V1__Event 
 	if (r != SOUK_OK)
 		return r;
 	int64_t id = souk__store_last_rowid(st);
-	/* unread_count counts incoming messages after read_up_to (store.c, migration 4) */
-	s = souk__stmt(st, "UPDATE conversations SET last_conv_seq = MAX(last_conv_seq, ?2), "
-			   "unread_count = unread_count + (?3 = 0 AND ?2 > read_up_to) "
-			   "WHERE id = ?1");
-	if (!s)
-		return SOUK_ESTORE;
-	sqlite3_bind_int64(s, 1, conv);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)m->conv_seq);
-	sqlite3_bind_int(s, 3, outgoing);
-	r = souk__exec_stmt(st, s);
-	if (r != SOUK_OK)
-		return r;
+	/* unread_count counts incoming messages after read_up_to (store.c, migration 4);
+	 * compared as the stored (signed) values, as the counting query would */
+	int64_t cs = (int64_t)m->conv_seq;
+	if (cs > acc->last_conv_seq)
+		acc->last_conv_seq = cs;
+	if (!outgoing && cs > acc->read_up_to)
+		acc->unread_add++;
+	acc->dirty = 1;
 	return souk__emit_message(st, ev, SOUK_EVENT_MESSAGE_ADDED, id);
 }
 
@@ -652,6 +713,7 @@ int souk__sync_apply(souk__store *st, const char *me, Souk__V1__Event *const *ev
 	if (r != SOUK_OK)
 		return r;
 	uint64_t last = 0;
+	conv_acc acc = {0};
 	r = souk__state_get_u64(st, "last_applied_seq", &last);
 	for (size_t i = 0; r == SOUK_OK && i < n; i++) {
 		const Souk__V1__Event *e = events[i];
@@ -663,9 +725,14 @@ int souk__sync_apply(souk__store *st, const char *me, Souk__V1__Event *const *ev
 			res->gap = 1;
 			break;
 		}
+		/* anything but a message may read or rewrite the conversation row */
+		if (e->body_case != SOUK__V1__EVENT__BODY_MESSAGE)
+			r = acc_flush(st, &acc);
+		if (r != SOUK_OK)
+			break;
 		switch (e->body_case) {
 		case SOUK__V1__EVENT__BODY_MESSAGE:
-			r = apply_message(st, me, e, ev);
+			r = apply_message(st, me, e, &acc, ev);
 			break;
 		case SOUK__V1__EVENT__BODY_RECEIPT:
 			r = apply_receipt(st, me, e->receipt, ev);
@@ -689,6 +756,8 @@ int souk__sync_apply(souk__store *st, const char *me, Souk__V1__Event *const *ev
 			res->applied++;
 		}
 	}
+	if (r == SOUK_OK)
+		r = acc_flush(st, &acc);
 	if (r == SOUK_OK && res->applied)
 		r = souk__state_set_u64(st, "last_applied_seq", last);
 	if (r == SOUK_OK)
