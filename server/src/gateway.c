@@ -35,10 +35,15 @@
 
 /* ---- indexes ----------------------------------------------------------------------- */
 
-static size_t hash_str(const char *s)
+static size_t hash_user(const char *app_id, const char *user_id)
 {
 	size_t h = 1469598103934665603ULL;
-	for (; *s; s++)
+	for (const char *s = app_id;; s++) { /* the app id's NUL separates the two */
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		if (!*s)
+			break;
+	}
+	for (const char *s = user_id; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
 	return h;
 }
@@ -66,25 +71,27 @@ static void conn_unindex(gateway *gw, conn *c)
 		*pp = c->hnext;
 }
 
-static void user_key(char *out, size_t cap, const char *app_id, const char *user_id)
+static const char *user_id_of(const user_entry *u)
 {
-	snprintf(out, cap, "%s/%s", app_id, user_id);
+	return u->key + u->app_len + 1;
 }
 
 static user_entry *user_find(gateway *gw, const char *app_id, const char *user_id, int create)
 {
-	char key[2 * STORE_ID_MAX];
-	user_key(key, sizeof(key), app_id, user_id);
-	size_t b = hash_str(key) % USER_BUCKETS;
+	size_t alen = strlen(app_id), ulen = strlen(user_id);
+	size_t b = hash_user(app_id, user_id) % USER_BUCKETS;
 	for (user_entry *u = gw->users[b]; u; u = u->hnext)
-		if (strcmp(u->key, key) == 0)
+		if (u->app_len == alen && memcmp(u->key, app_id, alen) == 0 &&
+		    strcmp(user_id_of(u), user_id) == 0)
 			return u;
-	if (!create)
+	if (!create || alen > UINT16_MAX)
 		return NULL;
-	user_entry *u = calloc(1, sizeof(*u));
+	user_entry *u = calloc(1, sizeof(*u) + alen + 1 + ulen + 1);
 	if (!u)
 		return NULL;
-	snprintf(u->key, sizeof(u->key), "%s", key);
+	u->app_len = (uint16_t)alen;
+	memcpy(u->key, app_id, alen + 1);
+	memcpy(u->key + alen + 1, user_id, ulen + 1);
 	u->tokens = (double)gw->cfg.send_burst;
 	u->tokens_at_us = souk_mono_us();
 	u->hnext = gw->users[b];
@@ -96,7 +103,7 @@ static void user_release(gateway *gw, user_entry *u)
 {
 	if (u->n_conns > 0)
 		return;
-	size_t b = hash_str(u->key) % USER_BUCKETS;
+	size_t b = hash_user(u->key, user_id_of(u)) % USER_BUCKETS;
 	user_entry **pp = &gw->users[b];
 	while (*pp && *pp != u)
 		pp = &(*pp)->hnext;
@@ -130,6 +137,20 @@ static void user_detach(gateway *gw, conn *c)
 	u->n_conns--;
 	c->user = NULL;
 	user_release(gw, u);
+}
+
+static const char *conn_app_id(const conn *c)
+{
+	if (c->user)
+		return c->user->key;
+	if (c->hello && c->hello->hello)
+		return c->hello->hello->app_id; /* authenticating */
+	return "";
+}
+
+static const char *conn_user_id(const conn *c)
+{
+	return c->user ? user_id_of(c->user) : "";
 }
 
 /* ---- app key cache ----------------------------------------------------------------- */
@@ -310,9 +331,9 @@ static gc_op *op_for(conn *c, gc_kind kind, uint64_t request_id)
 		return NULL;
 	op->conn_id = c->id;
 	op->request_id = request_id;
-	snprintf(op->app_id, sizeof(op->app_id), "%s", c->app_id);
-	snprintf(op->user_id, sizeof(op->user_id), "%s", c->user_id);
-	snprintf(op->device_id, sizeof(op->device_id), "%s", c->device_id);
+	snprintf(op->app_id, sizeof(op->app_id), "%s", conn_app_id(c));
+	snprintf(op->user_id, sizeof(op->user_id), "%s", conn_user_id(c));
+	snprintf(op->device_id, sizeof(op->device_id), "%s", c->device_id ? c->device_id : "");
 	op->now_ms = souk_now_ms();
 	return op;
 }
@@ -355,9 +376,12 @@ void gw_deliver(gateway *gw, const char *app_id, const store_appends *a)
 
 /* ---- hello ------------------------------------------------------------------------- */
 
-static void auth_timeout_cb(lws_sorted_usec_list_t *sul)
+/* LWS_CALLBACK_TIMER, armed at ESTABLISHED with lws_set_timer_usecs() (the wsi's own timer,
+ * so no timer in conn). It is never cancelled — lws 4.1 cannot cancel that timer
+ * (LWS_SET_TIMER_USEC_CANCEL schedules it at once) — so it fires once for every connection
+ * and does nothing to one that is ready. */
+static void auth_timeout(conn *c)
 {
-	conn *c = lws_container_of(sul, conn, sul_auth);
 	if (c->state != CS_READY && !c->close_code) {
 		atomic_fetch_add(&g_metrics.auth_failures, 1);
 		fail_and_close(c, 0, SOUK__V1__ERROR_CODE__AUTH_REQUIRED,
@@ -373,7 +397,7 @@ static void finish_hello(conn *c, const store_app *app)
 	const char *why = NULL;
 	char user[STORE_ID_MAX];
 	int code = auth_verify(app, h->token, souk_now_ms() / 1000, user, sizeof(user), &why);
-	app_cache *cached = app_lookup(gw, c->app_id);
+	app_cache *cached = app_lookup(gw, conn_app_id(c));
 	if (code == SOUK__V1__ERROR_CODE__UNKNOWN_KEY && !c->keys_reloaded && cached &&
 	    souk_mono_us() - cached->loaded_us > 1000000) {
 		/* a key registered since the cache was filled: reload once, then decide */
@@ -391,7 +415,7 @@ static void finish_hello(conn *c, const store_app *app)
 		fail_and_close(c, c->hello->request_id, code, why, SOUK_WIRE_CLOSE_AUTH);
 		return;
 	}
-	user_entry *u = user_find(gw, c->app_id, user, 1);
+	user_entry *u = user_find(gw, conn_app_id(c), user, 1);
 	if (!u) {
 		fail_and_close(c, c->hello->request_id, SOUK__V1__ERROR_CODE__INTERNAL,
 			       "out of memory", SOUK_WIRE_CLOSE_INTERNAL);
@@ -403,8 +427,14 @@ static void finish_hello(conn *c, const store_app *app)
 			       "too many connections for this user", SOUK_WIRE_CLOSE_LIMIT);
 		return;
 	}
-	snprintf(c->user_id, sizeof(c->user_id), "%s", user);
-	snprintf(c->device_id, sizeof(c->device_id), "%s", h->device_id);
+	free(c->device_id);
+	c->device_id = strdup(h->device_id ? h->device_id : "");
+	if (!c->device_id) {
+		user_release(gw, u);
+		fail_and_close(c, c->hello->request_id, SOUK__V1__ERROR_CODE__INTERNAL,
+			       "out of memory", SOUK_WIRE_CLOSE_INTERNAL);
+		return;
+	}
 	user_attach(u, c);
 
 	gc_op *op = op_for(c, GC_DEVICE_CONNECT, c->hello->request_id);
@@ -439,7 +469,6 @@ static void on_hello(conn *c, Souk__V1__Frame *f)
 	}
 	c->hello = f;
 	c->state = CS_AUTHING;
-	snprintf(c->app_id, sizeof(c->app_id), "%s", h->app_id);
 	app_cache *a = app_lookup(gw, h->app_id);
 	if (a && souk_mono_us() - a->loaded_us < APP_CACHE_TTL_US) {
 		finish_hello(c, a->app);
@@ -830,7 +859,7 @@ static void complete(gateway *gw, gc_op *op)
 			lim.send_rate_per_s = (uint32_t)gw->cfg.send_rate_per_s;
 			lim.send_burst = (uint32_t)gw->cfg.send_burst;
 			Souk__V1__Welcome w = SOUK__V1__WELCOME__INIT;
-			w.user_id = c->user_id;
+			w.user_id = (char *)conn_user_id(c);
 			w.head_seq = op->head_seq;
 			w.server_time_ms = souk_now_ms();
 			w.protocol_version = SOUK_WIRE_PROTOCOL_VERSION;
@@ -841,7 +870,6 @@ static void complete(gateway *gw, gc_op *op)
 			f.welcome = &w;
 			c->state = CS_READY;
 			c->acked = c->ack_wanted = op->seq < op->head_seq ? op->seq : op->head_seq;
-			lws_sul_cancel(&c->sul_auth);
 			souk_wire_frame_free(c->hello);
 			c->hello = NULL;
 			atomic_fetch_add(&g_metrics.connections_authenticated, 1);
@@ -896,7 +924,8 @@ static void complete(gateway *gw, gc_op *op)
 				   souk_wire_error_name(storage_code(op->status)), NULL,
 				   op->status > 0, 0);
 		else if (op->internal)
-			gw_relay_typing(gw, c->app_id, c->user_id, op->conv, op->internal == 2);
+			gw_relay_typing(gw, conn_app_id(c), conn_user_id(c), op->conv,
+					op->internal == 2);
 		else
 			send_conversation(c, op->request_id, op->conv);
 		break;
@@ -1064,17 +1093,17 @@ void gw_conn_open(gateway *gw, conn *c, struct lws *wsi)
 	gw->n_conns++;
 	atomic_fetch_add(&g_metrics.connections_current, 1);
 	atomic_fetch_add(&g_metrics.connections_total, 1);
-	if (gw->ctx) /* no loop, no auth timer (tests/fuzz/fuzz_dispatch.c) */
-		lws_sul_schedule(gw->ctx, 0, &c->sul_auth, auth_timeout_cb,
-				 gw->cfg.auth_timeout_ms * LWS_US_PER_MS);
+	if (wsi) /* no socket, no auth timer (tests/fuzz/fuzz_dispatch.c) */
+		lws_set_timer_usecs(wsi, (lws_usec_t)gw->cfg.auth_timeout_ms * LWS_US_PER_MS);
 }
 
 void gw_conn_closed(gateway *gw, conn *c)
 {
 	flush_cursor(c);
-	lws_sul_cancel(&c->sul_auth);
 	conn_unindex(gw, c);
 	user_detach(gw, c);
+	free(c->device_id);
+	c->device_id = NULL;
 	queue_free(c);
 	free(c->rx);
 	souk_wire_frame_free(c->hello);
@@ -1146,6 +1175,11 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			return 0;
 		gw_conn_closed(gw, c);
 		c->wsi = NULL;
+		return 0;
+
+	case LWS_CALLBACK_TIMER:
+		if (c && c->gw && c->wsi)
+			auth_timeout(c);
 		return 0;
 
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:

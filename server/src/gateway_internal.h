@@ -78,43 +78,44 @@ typedef struct conn {
 	gateway *gw;
 	uint64_t id;
 	enum conn_state state;
-	char app_id[STORE_ID_MAX];
-	char user_id[STORE_ID_MAX];
-	char device_id[STORE_ID_MAX];
+	int close_code; /* close once the queue is written */
+	/* Every idle connection carries this struct: keep it small (docs/performance.md,
+	 * "Idle connections"). The app id and user id are the user_entry's (gateway.c:
+	 * conn_app_id, conn_user_id; until the hello is accepted, the app id is the pending
+	 * hello's); the device id is an exact-length copy, set with the user. */
+	char *device_id;
 	user_entry *user;
 	struct conn *unext, *uprev;
 	struct conn *hnext; /* id hash chain */
 	Souk__V1__Frame *hello;
-	int keys_reloaded; /* an unknown kid made us reload the app's keys once */
-	lws_sorted_usec_list_t sul_auth;
 
 	uint8_t *rx;
-	size_t rx_len, rx_cap;
-	int rx_discard;
+	uint32_t rx_len, rx_cap; /* bounded by SOUK_WIRE_MAX_FRAME */
 
 	outmsg *q_head, *q_tail;
-	size_t q_frames, q_bytes;
-	int close_code; /* close once the queue is written */
+	uint32_t q_frames, q_bytes; /* bounded by send_queue_max_frames/bytes */
 	const char *close_why;
 
-	int sync_started, live, reading, catchup;
+	unsigned sync_started : 1, live : 1, reading : 1, catchup : 1;
+	unsigned sync_queued : 1;   /* a sync request waits for the read in flight */
+	unsigned ack_inflight : 1;  /* a cursor write is queued */
+	unsigned keys_reloaded : 1; /* an unknown kid made us reload the app's keys once */
 	uint64_t sent_up_to;
-	int sync_queued; /* a sync request waits for the read in flight */
 	uint64_t sync_q_request, sync_q_after;
 	uint32_t sync_q_limit;
 	uint32_t ack_written_s; /* monotonic second of the last cursor write (on_ack) */
 
 	uint64_t acked, ack_wanted; /* device cursor: stored, and latest acked (gateway.c) */
-	int ack_inflight;
 } conn;
 
 struct user_entry {
-	char key[2 * STORE_ID_MAX];
 	user_entry *hnext;
 	conn *conns;
-	int n_conns;
 	double tokens;
 	int64_t tokens_at_us;
+	int n_conns;
+	uint16_t app_len; /* key: the app id, NUL, the user id, NUL (exact length) */
+	char key[];
 };
 
 typedef struct app_cache {
