@@ -304,6 +304,7 @@ static int unsafe_early_ack_batch(group_commit *gc, gc_op *batch, gc_op *last)
 static void *storage_main(void *arg)
 {
 	group_commit *gc = arg;
+	pthread_setname_np(pthread_self(), "souk-storage"); /* top -H, perf, schedstat */
 	pthread_mutex_lock(&gc->mu);
 	for (;;) {
 		while (!gc->q_head && !gc->stopping)

@@ -12,6 +12,7 @@
  * inside the same transaction that inserts the event row, which is what makes the
  * per-user sequence dense and durable together.
  */
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,12 +317,94 @@ static void sq_release(souk_store *s, int ok)
 	tx(s, SQS_TX_RELEASE);
 }
 
-/* The WAL is checkpointed by sq_maintain, between groups, once it holds this many frames
- * (4 KiB pages): not by SQLite's automatic checkpoint, which runs inside COMMIT every
- * 1,000 frames — i.e. after nearly every group, delaying its acks, and copying the same
- * hot pages (a user's last events leaf, a conversation's messages leaf) to the database
- * once per group instead of once per checkpoint. */
-enum { CHECKPOINT_FRAMES = 16384 };
+/*
+ * Checkpoints. SQLite's automatic checkpoint runs inside COMMIT every 1,000 frames: after
+ * nearly every group, delaying its acks, and copying the same hot pages (a user's last
+ * events leaf, a conversation's messages leaf) to the database once per group. Instead the
+ * WAL grows to CHECKPOINT_FRAMES (4 KiB pages) and is then checkpointed by a second
+ * connection on a thread of its own (PASSIVE: it never blocks the writer), so the storage
+ * thread goes on committing while the bulk of the pages is copied and the database file
+ * fsynced. Frames committed during a round are copied by further, shorter rounds (at most
+ * four) until fewer than CHECKPOINT_FRAMES / 16 remain; those the storage thread copies
+ * itself, between two groups (sq_maintain), which lets the next commit start the WAL over
+ * (SQLite restarts the WAL only when every frame is in the database): the WAL stays near
+ * CHECKPOINT_FRAMES plus a few rounds' worth of commits.
+ * If the thread cannot start, the storage thread checkpoints between groups itself.
+ */
+enum { CHECKPOINT_FRAMES = 16384, CHECKPOINT_TAIL_DIV = 16 };
+
+typedef struct sqs_checkpointer {
+	sqlite3 *db;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int want, busy, finished, stop;
+} sqs_checkpointer;
+
+static void *checkpointer_main(void *arg)
+{
+	sqs_checkpointer *k = arg;
+	pthread_setname_np(pthread_self(), "souk-checkpoint");
+	pthread_mutex_lock(&k->mu);
+	for (;;) {
+		while (!k->want && !k->stop)
+			pthread_cond_wait(&k->cv, &k->mu);
+		if (k->stop)
+			break;
+		k->want = 0;
+		pthread_mutex_unlock(&k->mu);
+		int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+						   NULL);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			souk_log(SOUK_LOG_WARN, "sqlite background checkpoint: %s",
+				 sqlite3_errstr(rc));
+		pthread_mutex_lock(&k->mu);
+		k->busy = 0;
+		k->finished = 1;
+	}
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+static sqs_checkpointer *checkpointer_start(const char *path)
+{
+	sqs_checkpointer *k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    exec(k->db, "PRAGMA synchronous=FULL"))
+		goto fail;
+	sqlite3_busy_timeout(k->db, 10000);
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	if (pthread_create(&k->thread, NULL, checkpointer_main, k) != 0) {
+		pthread_mutex_destroy(&k->mu);
+		pthread_cond_destroy(&k->cv);
+		goto fail;
+	}
+	return k;
+fail:
+	souk_log(SOUK_LOG_WARN, "sqlite: no background checkpoints (%s)",
+		 k->db ? sqlite3_errmsg(k->db) : "cannot open");
+	sqlite3_close(k->db);
+	free(k);
+	return NULL;
+}
+
+static void checkpointer_stop(sqs_checkpointer *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->mu);
+	k->stop = 1;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	pthread_join(k->thread, NULL);
+	pthread_mutex_destroy(&k->mu);
+	pthread_cond_destroy(&k->cv);
+	sqlite3_close(k->db);
+	free(k);
+}
 
 static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
 {
@@ -331,18 +414,51 @@ static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
-static int sq_maintain(souk_store *s)
+static int checkpoint_here(sqlite_store *ss)
 {
-	sqlite_store *ss = (sqlite_store *)s;
-	if (ss->wal_frames < CHECKPOINT_FRAMES)
-		return 0;
-	int log = 0, done = 0;
-	int rc = sqlite3_wal_checkpoint_v2(ss->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	int rc = sqlite3_wal_checkpoint_v2(ss->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	ss->wal_frames = 0; /* the next commit's wal hook tells the WAL's size again */
 	if (rc != SQLITE_OK) {
 		souk_log(SOUK_LOG_WARN, "sqlite checkpoint: %s", sqlite3_errmsg(ss->db));
 		return -1;
 	}
+	return 0;
+}
+
+static int sq_maintain(souk_store *s)
+{
+	sqlite_store *ss = (sqlite_store *)s;
+	sqs_checkpointer *k = ss->ckpt;
+	int finished = 0, busy = 0;
+	if (k) {
+		pthread_mutex_lock(&k->mu);
+		finished = k->finished;
+		k->finished = 0;
+		busy = k->busy;
+		pthread_mutex_unlock(&k->mu);
+	}
+	if (finished) {
+		/* what was committed during the round: another round while that is much
+		 * (each one is shorter), then here */
+		if (ss->wal_frames - ss->ckpt_from <= ss->checkpoint_frames / CHECKPOINT_TAIL_DIV ||
+		    ++ss->ckpt_rounds >= 4) {
+			ss->ckpt_rounds = 0;
+			return checkpoint_here(ss);
+		}
+	} else if (busy || ss->wal_frames < ss->checkpoint_frames) {
+		return 0;
+	}
+	if (!k && !ss->ckpt_failed) {
+		k = ss->ckpt = checkpointer_start(ss->path);
+		ss->ckpt_failed = !k;
+	}
+	if (!k)
+		return checkpoint_here(ss);
+	ss->ckpt_from = ss->wal_frames;
+	pthread_mutex_lock(&k->mu);
+	k->want = k->busy = 1;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
 	return 0;
 }
 
@@ -964,6 +1080,8 @@ static void sq_close(souk_store *s)
 	sqlite_store *ss = (sqlite_store *)s;
 	if (!ss)
 		return;
+	checkpointer_stop(ss->ckpt); /* before the last connection closes (it checkpoints) */
+	free(ss->path);
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(ss->q[i]);
 	for (int i = 0; i < SQS_TX_COUNT; i++)
@@ -1044,6 +1162,13 @@ souk_store *store_sqlite_open(const char *data_dir, char *err, size_t errlen)
 		return NULL;
 	}
 	s->base.ops = &sqlite_ops;
+	s->checkpoint_frames = CHECKPOINT_FRAMES;
+	s->path = strdup(path);
+	if (!s->path) {
+		snprintf(err, errlen, "out of memory");
+		free(s);
+		return NULL;
+	}
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
@@ -1087,7 +1212,7 @@ souk_store *store_sqlite_open(const char *data_dir, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	/* replaces SQLite's automatic checkpoint (see CHECKPOINT_FRAMES) */
+	/* replaces SQLite's automatic checkpoint (see "Checkpoints" above) */
 	sqlite3_wal_hook(s->db, wal_hook, s);
 	return &s->base;
 fail:

@@ -29,6 +29,11 @@ typedef struct sqlite_store {
 	sqlite3_stmt *aq[SQA_Q_MAX];	/* store_sqlite_agent.c, prepared on first use */
 	sqlite3_stmt *tx[SQS_TX_COUNT]; /* transaction control, prepared at open */
 	int wal_frames;			/* frames in the WAL after the last commit (wal hook) */
+	char *path;			/* of the database file */
+	struct sqs_checkpointer *ckpt;	/* background checkpoints (store_sqlite.c), or NULL */
+	int ckpt_failed;		/* it could not start: checkpoint on this thread */
+	int ckpt_from, ckpt_rounds;	/* WAL frames when the round started; rounds so far */
+	int checkpoint_frames;		/* CHECKPOINT_FRAMES (store_sqlite.c); tests lower it */
 } sqlite_store;
 
 /* A time-ordered id: prefix, 12 hex digits of the millisecond time, 20 hex digits of

@@ -6,7 +6,10 @@
 
 #include <cmocka.h>
 
+#include <sys/stat.h>
+
 #include "store.h"
+#include "store_sqlite_internal.h"
 #include "unit_util.h"
 
 typedef struct fx {
@@ -238,6 +241,69 @@ static void reopen_keeps_everything(void **state)
 	store_events_free(&e);
 }
 
+/* Under continuous writes, with maintain() between groups as the storage thread calls it,
+ * the WAL is checkpointed in the background and starts over: it does not grow with what
+ * was written, and everything is in the store after reopening. */
+static void wal_stays_bounded_under_continuous_writes(void **state)
+{
+	fx *f = *state;
+	sqlite_store *ss = (sqlite_store *)f->s;
+	ss->checkpoint_frames = 256; /* 1 MiB instead of 64 MiB */
+	char body[3000];
+	memset(body, 'x', sizeof(body) - 1);
+	body[sizeof(body) - 1] = '\0';
+	enum { GROUPS = 600, PER_GROUP = 5 };
+	char wal[600];
+	snprintf(wal, sizeof(wal), "%s/souk.db-wal", f->dir);
+	off_t wal_max = 0;
+	uint64_t sent = 0;
+	for (int g = 0; g < GROUPS; g++) {
+		assert_int_equal(f->s->ops->begin(f->s), 0);
+		for (int i = 0; i < PER_GROUP; i++) {
+			uint8_t cmid[16] = {0};
+			uint32_t n = (uint32_t)(g * PER_GROUP + i + 1);
+			memcpy(cmid + 4, &n, sizeof(n));
+			Souk__V1__Text t = SOUK__V1__TEXT__INIT;
+			Souk__V1__Content c = SOUK__V1__CONTENT__INIT;
+			t.body = body;
+			c.kind_case = SOUK__V1__CONTENT__KIND_TEXT;
+			c.text = &t;
+			store_send_req r = {.app_id = f->app.app_id,
+					    .user_id = "alice",
+					    .device_id = "d1",
+					    .client_msg_id = cmid,
+					    .conversation_id = f->conv.conversation_id,
+					    .content = &c,
+					    .sender_kind = SOUK__V1__SENDER_KIND__SENDER_SHOPPER,
+					    .now_ms = 3000 + g};
+			store_send_res res;
+			store_appends ap = {0};
+			assert_int_equal(f->s->ops->send(f->s, &r, &res, &ap), 0);
+			store_appends_clear(&ap);
+			sent++;
+		}
+		assert_int_equal(f->s->ops->commit(f->s), 0);
+		f->s->ops->maintain(f->s);
+		struct stat sb;
+		if (stat(wal, &sb) == 0 && sb.st_size > wal_max)
+			wal_max = sb.st_size;
+	}
+	/* ~6 KiB of events and messages per send: ~18 MiB went through the WAL */
+	assert_true(wal_max < 8 * 1024 * 1024);
+	f->s->ops->close(f->s);
+	char err[256];
+	f->s = store_sqlite_open(f->dir, err, sizeof(err));
+	assert_non_null(f->s);
+	store_events ev;
+	assert_int_equal(f->s->ops->read_events(f->s, f->app.app_id, "alice", 0, 1, &ev), 0);
+	assert_int_equal(ev.head_seq, 1 + sent); /* the conversation event, then every send */
+	store_events_free(&ev);
+	assert_int_equal(f->s->ops->read_events(f->s, f->app.app_id, "alice", sent - 1, 10, &ev),
+			 0);
+	assert_int_equal(ev.n, 2);
+	store_events_free(&ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +314,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(savepoint_undoes_one_operation, setup, teardown),
 		cmocka_unit_test_setup_teardown(apps_and_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(reopen_keeps_everything, setup, teardown),
+		cmocka_unit_test_setup_teardown(wal_stays_bounded_under_continuous_writes, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
