@@ -371,7 +371,8 @@ static sqs_checkpointer *checkpointer_start(const char *path)
 	sqs_checkpointer *k = calloc(1, sizeof(*k));
 	if (!k)
 		return NULL;
-	if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+		    SQLITE_OK ||
 	    exec(k->db, "PRAGMA synchronous=FULL"))
 		goto fail;
 	sqlite3_busy_timeout(k->db, 10000);
@@ -1169,8 +1170,11 @@ souk_store *store_sqlite_open(const char *data_dir, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
+	/* NOMUTEX: one thread at a time uses a store (store.h), so SQLite's per-call mutexes
+	 * on the connection are pure cost */
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
