@@ -693,7 +693,7 @@ static void send_ack(souk__session *s, uint64_t seq)
 	send_frame(s, &f);
 }
 
-static void send_sync_request(souk__session *s, uint64_t after)
+static int send_sync_request(souk__session *s, uint64_t after)
 {
 	Souk__V1__SyncRequest sr = SOUK__V1__SYNC_REQUEST__INIT;
 	sr.after_seq = after;
@@ -702,7 +702,7 @@ static void send_sync_request(souk__session *s, uint64_t after)
 	f.request_id = ++s->next_req;
 	f.body_case = SOUK__V1__FRAME__BODY_SYNC_REQUEST;
 	f.sync_request = &sr;
-	send_frame(s, &f);
+	return send_frame(s, &f);
 }
 
 /* ---- frames from the server ---------------------------------------------------------------- */
@@ -1014,7 +1014,8 @@ static int hold_page(souk__session *s, Souk__V1__Frame *f)
 	const Souk__V1__SyncPage *p = f->sync_page;
 	/* the events after this page's last: if the page turns out to hold a gap, or its
 	 * commit fails, the connection is closed and the answer never used */
-	send_sync_request(s, p->events[p->n_events - 1]->seq);
+	if (send_sync_request(s, p->events[p->n_events - 1]->seq) != 0)
+		return 0; /* not asked: applied now, and asked after it as before */
 	s->held = f;
 	return 1;
 }
