@@ -357,6 +357,45 @@ static void on_events(slot *s, Souk__V1__Event **ev, size_t n)
 	}
 }
 
+/* FUZZ_DISPATCH_STATS=1: counts of output frames by body and of Error codes, printed at
+ * exit (to see what a corpus reaches: tests/fuzz/README.md). */
+static unsigned long stat_body[32], stat_code[6][10];
+static int stats_on = -1;
+
+static void print_stats(void)
+{
+	static const char *const names[32] = {
+		[11] = "welcome", [12] = "error",	 [14] = "send_ack",
+		[15] = "events",  [18] = "sync_page",	 [20] = "typing",
+		[22] = "pong",	  [24] = "conversation", [26] = "context_updated"};
+	for (int i = 0; i < 32; i++)
+		if (stat_body[i])
+			fprintf(stderr, "output %-16s %lu\n", names[i] ? names[i] : "?",
+				stat_body[i]);
+	for (int h = 1; h < 6; h++)
+		for (int k = 0; k < 10; k++)
+			if (stat_code[h][k])
+				fprintf(stderr, "error code %d %lu\n", h * 100 + k,
+					stat_code[h][k]);
+}
+
+static void count(const Souk__V1__Frame *f)
+{
+	if (stats_on < 0) {
+		const char *e = getenv("FUZZ_DISPATCH_STATS");
+		stats_on = e && e[0] == '1';
+		if (stats_on)
+			atexit(print_stats);
+	}
+	if (!stats_on)
+		return;
+	if ((unsigned)f->body_case < 32)
+		stat_body[f->body_case]++;
+	if (f->body_case == SOUK__V1__FRAME__BODY_ERROR && f->error->code / 100 < 6 &&
+	    f->error->code % 100 < 10)
+		stat_code[f->error->code / 100][f->error->code % 100]++;
+}
+
 static void on_output(slot *s, const uint8_t *buf, size_t len)
 {
 	Souk__V1__Frame *f = NULL;
@@ -364,6 +403,7 @@ static void on_output(slot *s, const uint8_t *buf, size_t len)
 	if (st.code)
 		fprintf(stderr, "refused output: %s (%s)\n", souk_wire_error_name(st.code), st.why);
 	FUZZ_CHECK(st.code == 0, "every output is a Frame the SDK accepts");
+	count(f);
 	int body = f->body_case;
 	if (!s->welcomed)
 		FUZZ_CHECK(body == SOUK__V1__FRAME__BODY_ERROR ||
