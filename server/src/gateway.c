@@ -1193,9 +1193,14 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 static const struct lws_protocols protocols[] = {
 	{"http", rest_http_callback, sizeof(http_req), 0, 0, NULL, 0},
-	/* a 512-byte receive buffer: larger frames arrive in pieces and are reassembled up to
-	 * the frame limit; 4096 cost about 4 KB per idle connection (docs/performance.md) */
-	{SOUK_WIRE_SUBPROTOCOL, cb_souk, sizeof(conn), 512, 0, NULL, 0},
+	/* The receive buffer is held by every connection for its life: 256 bytes (4096 cost
+	 * ~4 KB per idle connection). Larger frames arrive in pieces that gw_rx_add()
+	 * reassembles up to the frame limit. It is also the most lws reads from a socket at
+	 * once (rops_handle_POLLIN_ws), so much smaller costs loop CPU per message: at 128, a
+	 * 100-byte text send (with the ack sent beside it) took one more read, +14-25 us of
+	 * loop CPU per message; 256 measured within noise of 512. A control frame (<= 125
+	 * bytes) must fit whole. docs/performance.md, "Idle connections". */
+	{SOUK_WIRE_SUBPROTOCOL, cb_souk, sizeof(conn), 256, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

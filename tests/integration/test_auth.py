@@ -193,6 +193,42 @@ class AuthTest(unittest.TestCase):
         tok = jwt.encode(self.claims(pad="x" * 5000), self.secret, algorithm="HS256")
         self.refused(tok, E.INVALID_FIELD)
 
+    def test_large_token_in_one_frame_and_in_many_fragments(self):
+        # soukd's WebSocket receive buffer (rx_buffer_size in gateway.c) is much smaller than
+        # this hello: libwebsockets hands it over in pieces that soukd reassembles, whether
+        # it came as one WebSocket frame or as many
+        import websocket
+        tok = jwt.encode(self.claims(pad="x" * 2800), self.secret, algorithm="HS256")
+        self.assertGreater(len(tok), 3500)
+        self.assertLessEqual(len(tok), 4096)  # SOUK_WIRE_MAX_TOKEN
+        self.accepted(tok)
+        c = Client(self.s)
+        f = pb.Frame()
+        f.request_id = 5
+        f.hello.protocol_version = 1
+        f.hello.app_id = self.app["app_id"]
+        f.hello.token = tok
+        f.hello.device_id = "dev-frag"
+        f.hello.platform = pb.PLATFORM_DESKTOP
+        data = f.SerializeToString()
+        parts = [data[i:i + 100] for i in range(0, len(data), 100)]
+        c.ws.send_frame(websocket.ABNF(0, 0, 0, 0, websocket.ABNF.OPCODE_BINARY, 1, parts[0]))
+        for i, p in enumerate(parts[1:]):
+            fin = 1 if i == len(parts) - 2 else 0
+            c.ws.send_frame(websocket.ABNF(fin, 0, 0, 0, websocket.ABNF.OPCODE_CONT, 1, p))
+        r = c.recv()
+        self.assertEqual(r.WhichOneof("body"), "welcome", r)
+        self.assertEqual(r.welcome.user_id, "alice")
+        # the largest control frame (125 bytes of payload) still fits the buffer whole
+        payload = bytes(range(125))
+        c.ws.ping(payload)
+        while True:
+            op, got = c.ws.recv_data(control_frame=True)
+            if op == websocket.ABNF.OPCODE_PONG:
+                break
+        self.assertEqual(got, payload)
+        c.close()
+
     def test_unknown_app(self):
         self.refused(self.s.token("alice"), E.UNKNOWN_APP, app={"app_id": "app_nope"})
 
