@@ -241,6 +241,33 @@ static void reopen_keeps_everything(void **state)
 	store_events_free(&e);
 }
 
+/* Message, conversation and webhook event ids: prefix, 12 hex digits of the millisecond
+ * time, 20 of randomness — later ones sort after earlier ones, none repeats. */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+static void ids_are_time_ordered_and_unique(void **state)
+{
+	(void)state;
+	enum { N = 3000 };
+	static char ids[N][STORE_ID_MAX];
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(
+			sqs_time_id(ids[i], sizeof(ids[i]), "msg_", 1700000000000 + i / 100), 0);
+		assert_int_equal(strlen(ids[i]), 4 + SQS_TIME_ID_HEX);
+		assert_int_equal(strncmp(ids[i], "msg_018bcfe568", 14), 0);
+		if (i >= 100) /* a later millisecond sorts after */
+			assert_true(strcmp(ids[i], ids[i - 100]) > 0);
+	}
+	qsort(ids, N, sizeof(ids[0]), cmp_str);
+	for (int i = 1; i < N; i++)
+		assert_true(strcmp(ids[i - 1], ids[i]) != 0);
+	char small[20];
+	assert_int_equal(sqs_time_id(small, sizeof(small), "msg_", 1), -1); /* too small */
+}
+
 /* Under continuous writes, with maintain() between groups as the storage thread calls it,
  * the WAL is checkpointed in the background and starts over: it does not grow with what
  * was written, and everything is in the store after reopening. */
@@ -289,6 +316,8 @@ static void wal_stays_bounded_under_continuous_writes(void **state)
 			wal_max = sb.st_size;
 	}
 	/* ~6 KiB of events and messages per send: ~18 MiB went through the WAL */
+	if (wal_max >= 8 * 1024 * 1024)
+		fprintf(stderr, "WAL grew to %lld bytes\n", (long long)wal_max);
 	assert_true(wal_max < 8 * 1024 * 1024);
 	f->s->ops->close(f->s);
 	char err[256];
@@ -314,6 +343,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(savepoint_undoes_one_operation, setup, teardown),
 		cmocka_unit_test_setup_teardown(apps_and_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(reopen_keeps_everything, setup, teardown),
+		cmocka_unit_test(ids_are_time_ordered_and_unique),
 		cmocka_unit_test_setup_teardown(wal_stays_bounded_under_continuous_writes, setup,
 						teardown),
 	};
