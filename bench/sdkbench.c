@@ -222,7 +222,8 @@ static int bench_raw(const char *dir, int n, int batch)
 		     " status INTEGER NOT NULL, error_code INTEGER NOT NULL DEFAULT 0,"
 		     " error_reason TEXT, created_ms INTEGER NOT NULL,"
 		     " server_time_ms INTEGER NOT NULL DEFAULT 0, sender_avatar_url TEXT);"
-		     "CREATE INDEX messages_by_cmid ON messages(client_msg_id);"
+		     "CREATE INDEX messages_pending_by_cmid ON messages(client_msg_id)"
+		     " WHERE message_id IS NULL;"
 		     "CREATE INDEX messages_by_conv ON messages(conv_id, conv_seq);"))
 		return 1;
 	sqlite3_stmt *st;

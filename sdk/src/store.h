@@ -18,7 +18,7 @@ typedef struct souk__store souk__store;
 typedef struct sqlite3_stmt sqlite3_stmt;
 
 /* Schema version written by this build (PRAGMA user_version). */
-enum { SOUK__SCHEMA_VERSION = 4 };
+enum { SOUK__SCHEMA_VERSION = 5 };
 
 /* Message status values stored in messages.status (same numbers as the public enum). */
 enum {

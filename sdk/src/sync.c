@@ -306,13 +306,16 @@ static int reconcile_outgoing(souk__store *st, int64_t msg_id, const char *messa
 	return souk__emit_message(st, ev, SOUK_EVENT_MESSAGE_UPDATED, msg_id);
 }
 
-/* The local pending copy of an outgoing message, by client message id (0 if none). */
+/* The local pending copy of an outgoing message, by client message id (0 if none).
+ * INDEXED BY: without statistics SQLite 3.15 would rather scan every message without a
+ * server id through the message_id index than use the partial index (schema 5). */
 static int find_pending(souk__store *st, const uint8_t *cmid, size_t len, int64_t *out)
 {
 	*out = 0;
 	if (len != 16)
 		return SOUK_OK;
-	sqlite3_stmt *s = souk__stmt(st, "SELECT id FROM messages WHERE client_msg_id = ?1 "
+	sqlite3_stmt *s = souk__stmt(st, "SELECT id FROM messages INDEXED BY "
+					 "messages_pending_by_cmid WHERE client_msg_id = ?1 "
 					 "AND outgoing = 1 AND message_id IS NULL");
 	if (!s)
 		return SOUK_ESTORE;
