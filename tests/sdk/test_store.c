@@ -361,6 +361,28 @@ static void test_migrate_from_v1(void **state)
 	assert_non_null(souk_conversation_get_last_message(cv));
 	assert_int_equal(souk_message_get_id(souk_conversation_get_last_message(cv)), 2);
 	souk_conversation_free(cv);
+	/* schema 5: the pending message written before it is found by its client message id
+	 * through the new partial index (built from the existing rows): its ack reconciles it */
+	assert_int_equal(scalar(st, "SELECT COUNT(*) FROM sqlite_master WHERE name = "
+				    "'messages_pending_by_cmid'"),
+			 1);
+	assert_int_equal(
+		scalar(st, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_by_cmid'"),
+		0);
+	static const uint8_t old_cmid[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+					     0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
+	Souk__V1__SendAck ack = SOUK__V1__SEND_ACK__INIT;
+	ack.client_msg_id.data = (uint8_t *)old_cmid;
+	ack.client_msg_id.len = 16;
+	ack.message_id = "old-2";
+	ack.seq = 9;
+	ack.conv_seq = 3;
+	assert_int_equal(souk__sync_ack(st, ME, &ack, &ev), SOUK_OK);
+	assert_int_equal(count_events(&ev, SOUK_EVENT_MESSAGE_UPDATED), 1);
+	assert_int_equal(ev.head->msg->id, 2);
+	souk__evlist_clear(&ev);
+	assert_int_equal(souk__outbox_count(st, &n), SOUK_OK);
+	assert_int_equal(n, 0);
 	/* and old messages have a typed content */
 	assert_int_equal(souk__load_message(st, 1, &m), SOUK_OK);
 	assert_int_equal(souk_content_get_kind(souk_message_get_content(m)), SOUK_CONTENT_TEXT);
