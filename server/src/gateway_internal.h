@@ -141,8 +141,11 @@ struct gateway {
 	app_cache *apps;
 	size_t n_conns;
 	int64_t started_ms;
-	lws_sorted_usec_list_t sul_tick; /* wakes the loop while stopping */
-	struct lws_vhost *client_vh;	 /* outbound HTTP (webhooks) */
+	lws_sorted_usec_list_t sul_tick;   /* wakes the loop while stopping */
+	lws_sorted_usec_list_t sul_trim;   /* returns freed memory after a burst (gateway.c) */
+	uint32_t churn, churn_since_check; /* connections opened + closed */
+	int trim_scheduled;
+	struct lws_vhost *client_vh; /* outbound HTTP (webhooks) */
 	rest_state rest;
 	webhook_state webhooks;
 };
