@@ -362,7 +362,8 @@ int souk__sync_ack(souk__store *st, const char *me, const Souk__V1__SendAck *ack
 typedef struct conv_acc {
 	const char *server_id; /* borrowed from an event of the current call */
 	int64_t conv;
-	int64_t read_up_to; /* the row's, unchanged while messages are applied */
+	/* the row's positions, unchanged while messages are applied */
+	int64_t read_up_to, peer_read_up_to, peer_delivered_up_to;
 	int64_t last_conv_seq;
 	int64_t unread_add;
 	int dirty;
@@ -399,8 +400,8 @@ static int acc_conv(souk__store *st, conv_acc *a, const char *server_id, int64_t
 		r = ensure_conv(st, server_id, out, ev);
 	if (r != SOUK_OK)
 		return r;
-	sqlite3_stmt *s =
-		souk__stmt(st, "SELECT read_up_to, last_conv_seq FROM conversations WHERE id = ?1");
+	sqlite3_stmt *s = souk__stmt(st, "SELECT read_up_to, last_conv_seq, peer_read_up_to, "
+					 "peer_delivered_up_to FROM conversations WHERE id = ?1");
 	if (!s)
 		return SOUK_ESTORE;
 	sqlite3_bind_int64(s, 1, *out);
@@ -410,6 +411,8 @@ static int acc_conv(souk__store *st, conv_acc *a, const char *server_id, int64_t
 		a->conv = *out;
 		a->read_up_to = sqlite3_column_int64(s, 0);
 		a->last_conv_seq = sqlite3_column_int64(s, 1);
+		a->peer_read_up_to = sqlite3_column_int64(s, 2);
+		a->peer_delivered_up_to = sqlite3_column_int64(s, 3);
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? SOUK_OK : souk__store_err(st, rc);
@@ -461,15 +464,11 @@ static int apply_message(souk__store *st, const char *me, const Souk__V1__Event 
 	if (!buf)
 		return SOUK_ENOMEM;
 	protobuf_c_message_pack(&m->content->base, buf);
-	s = souk__stmt(
-		st, "INSERT INTO messages (conv_id, message_id, client_msg_id, conv_seq, "
-		    "seq, sender_id, sender_kind, sender_name, sender_device_id, outgoing, "
-		    "content, status, created_ms, server_time_ms, sender_avatar_url) "
-		    "VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, "
-		    "CASE WHEN ?9 = 0 THEN 6 "
-		    "WHEN (SELECT peer_read_up_to FROM conversations WHERE id = ?1) >= ?3 THEN 4 "
-		    "WHEN (SELECT peer_delivered_up_to FROM conversations WHERE id = ?1) >= ?3 "
-		    "THEN 3 ELSE 2 END, ?12, ?12, ?13)");
+	s = souk__stmt(st,
+		       "INSERT INTO messages (conv_id, message_id, client_msg_id, conv_seq, "
+		       "seq, sender_id, sender_kind, sender_name, sender_device_id, outgoing, "
+		       "content, status, created_ms, server_time_ms, sender_avatar_url) "
+		       "VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?14, ?12, ?12, ?13)");
 	if (!s) {
 		free(buf);
 		return SOUK_ESTORE;
@@ -495,6 +494,14 @@ static int apply_message(souk__store *st, const char *me, const Souk__V1__Event 
 			  m->sender_avatar_url && m->sender_avatar_url[0] ? m->sender_avatar_url
 									  : NULL,
 			  -1, SQLITE_STATIC);
+	/* ours from another device: as far as the peer's receipts already say (the positions
+	 * as stored, compared like the stored conv_seq) */
+	int64_t cs = (int64_t)m->conv_seq;
+	sqlite3_bind_int(s, 14,
+			 !outgoing			   ? SOUK__ST_RECEIVED
+			 : acc->peer_read_up_to >= cs	   ? SOUK__ST_READ
+			 : acc->peer_delivered_up_to >= cs ? SOUK__ST_DELIVERED
+							   : SOUK__ST_SENT);
 	r = souk__exec_stmt(st, s);
 	free(buf);
 	if (r != SOUK_OK)
@@ -502,7 +509,6 @@ static int apply_message(souk__store *st, const char *me, const Souk__V1__Event 
 	int64_t id = souk__store_last_rowid(st);
 	/* unread_count counts incoming messages after read_up_to (store.c, migration 4);
 	 * compared as the stored (signed) values, as the counting query would */
-	int64_t cs = (int64_t)m->conv_seq;
 	if (cs > acc->last_conv_seq)
 		acc->last_conv_seq = cs;
 	if (!outgoing && cs > acc->read_up_to)

@@ -241,6 +241,13 @@ static void check_store(souk__store *st)
 	FUZZ_CHECK(q_int(st, "SELECT COUNT(*) FROM conversations WHERE is_support = 1", 0) <= 1,
 		   "at most one support conversation");
 	FUZZ_CHECK(q_int(st,
+			 "SELECT COUNT(*) FROM messages m JOIN conversations c ON c.id = m.conv_id "
+			 "WHERE m.outgoing = 1 AND m.conv_seq IS NOT NULL AND m.status IN (2, 3) "
+			 "AND (c.peer_read_up_to >= m.conv_seq OR (m.status = 2 AND "
+			 "c.peer_delivered_up_to >= m.conv_seq))",
+			 0) == 0,
+		   "an outgoing message's status is as far as the peer's receipts say");
+	FUZZ_CHECK(q_int(st,
 			 "SELECT COUNT(*) FROM messages m WHERE NOT EXISTS (SELECT 1 FROM "
 			 "conversations c WHERE c.id = m.conv_id)",
 			 0) == 0,
