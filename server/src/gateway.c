@@ -380,9 +380,10 @@ void gw_deliver(gateway *gw, const char *app_id, const store_appends *a)
 /* ---- hello ------------------------------------------------------------------------- */
 
 /* LWS_CALLBACK_TIMER, armed at ESTABLISHED with lws_set_timer_usecs() (the wsi's own timer,
- * so no timer in conn). It is never cancelled — lws 4.1 cannot cancel that timer
- * (LWS_SET_TIMER_USEC_CANCEL schedules it at once) — so it fires once for every connection
- * and does nothing to one that is ready. */
+ * so no timer in conn). lws 4.1 cannot cancel that timer: LWS_SET_TIMER_USEC_CANCEL at
+ * welcome makes it due at once, so it runs in the loop iteration already under way and
+ * finds the connection ready. Left to fire 5 s later, 15,000 such timers woke the loop
+ * ~230 times a second, each a poll() over every socket (docs/performance.md). */
 static void auth_timeout(conn *c)
 {
 	if (c->state != CS_READY && !c->close_code) {
@@ -872,6 +873,8 @@ static void complete(gateway *gw, gc_op *op)
 			f.body_case = SOUK__V1__FRAME__BODY_WELCOME;
 			f.welcome = &w;
 			c->state = CS_READY;
+			if (c->wsi) /* the auth timer: see auth_timeout() */
+				lws_set_timer_usecs(c->wsi, LWS_SET_TIMER_USEC_CANCEL);
 			c->acked = c->ack_wanted = op->seq < op->head_seq ? op->seq : op->head_seq;
 			souk_wire_frame_free(c->hello);
 			c->hello = NULL;
