@@ -55,6 +55,7 @@ static const char *ME = "u1";
 static const uint8_t KEY[32] = {1,  2,	3,  4,	5,  6,	7,  8,	9,  10, 11, 12, 13, 14, 15, 16,
 				17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 static char g_path[512];
+static char g_dir[512];
 static uint8_t *g_template; /* a fresh store, bound to ME, as file bytes */
 static size_t g_template_len;
 
@@ -756,6 +757,12 @@ static void write_seeds(const char *dir)
 
 /* ---- entry points ------------------------------------------------------------------------- */
 
+static void remove_dir(void)
+{
+	souk__store_wipe_files(g_path);
+	rmdir(g_dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -775,7 +782,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		perror("mkdtemp");
 		exit(1);
 	}
+	snprintf(g_dir, sizeof(g_dir), "%s", d);
 	snprintf(g_path, sizeof(g_path), "%s/store.db", d);
+	atexit(remove_dir);
 	/* every input starts from a copy of one fresh store: creating the schema each time
 	 * would halve the executions per second */
 	souk__store *st = NULL;
