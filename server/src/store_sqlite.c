@@ -128,8 +128,9 @@ enum {
 _Static_assert((int)Q_COUNT <= (int)SQS_Q_MAX, "raise SQS_Q_MAX");
 
 static const char *const SQL[Q_COUNT] = {
-	[Q_MSG_DEDUP] = "SELECT message_id, sender_seq, conv_seq, server_time_ms FROM messages"
-			" WHERE app_id = ?1 AND sender_id = ?2 AND client_msg_id = ?3",
+	[Q_MSG_DEDUP] =
+		"SELECT message_id, sender_seq, conv_seq, server_time_ms, conv_id FROM messages"
+		" WHERE app_id = ?1 AND sender_id = ?2 AND client_msg_id = ?3",
 	[Q_CONV_GET] = "SELECT app_id, status, last_conv_seq, created_ms, owner_user_id,"
 		       " controller, assignee, kind FROM conversations WHERE conv_id = ?1",
 	[Q_CONV_SUPPORT] = "SELECT conv_id FROM conversations"
@@ -604,6 +605,7 @@ static int sq_send(souk_store *s, const store_send_req *r, store_send_res *res, 
 		res->seq = (uint64_t)sqlite3_column_int64(st, 1);
 		res->conv_seq = (uint64_t)sqlite3_column_int64(st, 2);
 		res->server_time_ms = sqlite3_column_int64(st, 3);
+		sqs_copy_col(res->conversation_id, sizeof(res->conversation_id), st, 4);
 		res->duplicate = 1;
 		sqlite3_reset(st);
 		return 0;
@@ -1213,12 +1215,15 @@ souk_store *store_sqlite_open(const char *data_dir, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	/* temp_store=MEMORY: the statement journal of each operation's savepoint stays in
-	 * memory (it spilled to a temporary file past 64 KiB: more bytes written than the WAL
-	 * itself); cache_size: 64 MiB, so the pages a group touches are not read back from the
-	 * WAL and the database (SQLite's default is 2 MiB). docs/performance.md. */
+	/* cache_size: 64 MiB, so the pages a group touches are not read back from the WAL and
+	 * the database (SQLite's default is 2 MiB). temp_store stays the default on purpose:
+	 * with temp_store=MEMORY a large operation (a push to 10,000 users, one savepoint)
+	 * went quadratic inside libsqlite3 (94 % of the storage thread in one loop under the
+	 * head_seq upsert; 13 s per push in the reconnect-storm fill, 0.24 s without it).
+	 * Groups of sends and acks run without savepoints, so the statement-journal spill it
+	 * avoided is rare now. docs/performance.md. */
 	if (exec(s->db, "PRAGMA synchronous=FULL") || exec(s->db, "PRAGMA foreign_keys=OFF") ||
-	    exec(s->db, "PRAGMA temp_store=MEMORY") || exec(s->db, "PRAGMA cache_size=-65536")) {
+	    exec(s->db, "PRAGMA cache_size=-65536")) {
 		snprintf(err, errlen, "cannot configure %s", path);
 		goto fail;
 	}
