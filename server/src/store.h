@@ -71,6 +71,7 @@ typedef struct store_send_res {
 	uint64_t conv_seq;
 	int64_t server_time_ms;
 	int duplicate;
+	char conversation_id[STORE_ID_MAX]; /* of the original message, when duplicate */
 } store_send_res;
 
 enum { STORE_MAX_PARTICIPANTS = 32 };

@@ -372,6 +372,13 @@ static int post_message(souk_store *s, rest_call *c, store_appends *out)
 	}
 	if (rc < 0)
 		return rc;
+	if (res.duplicate && strcmp(res.conversation_id, c->conversation_id) != 0) {
+		/* the same key (the same client_msg_id) names a message of another conversation:
+		 * answering "duplicate" would name a conversation the message is not in */
+		rest_error(c, 409, "idempotency_key_reused",
+			   "this Idempotency-Key was used for a message in another conversation");
+		return 0;
+	}
 	c->http_status = res.duplicate ? 200 : 201;
 	c->body = json_pack("{s:{s:s,s:s,s:I,s:I},s:b}", "message", "id", res.message_id,
 			    "conversation_id", c->conversation_id, "conv_seq",

@@ -136,7 +136,7 @@ static int code_for(int st, const char *code)
 	case 405:
 		return !strcmp(code, "method_not_allowed");
 	case 409:
-		return !strcmp(code, "refused");
+		return !strcmp(code, "refused") || !strcmp(code, "idempotency_key_reused");
 	case 413:
 		return !strcmp(code, "payload_too_large");
 	case 503:
@@ -211,11 +211,30 @@ static void check_idempotency(int app, const http_req *q, json_t *resp, const ch
 			      size_t body_len, const uint64_t before[FX_USERS])
 {
 	char conv[STORE_ID_MAX];
-	if (app < 0 || !q->idempotency_key[0] || q->status / 100 != 2 ||
+	const char *ecode =
+		json_string_value(json_object_get(json_object_get(resp, "error"), "code"));
+	int reused = q->status == 409 && ecode && !strcmp(ecode, "idempotency_key_reused");
+	if (app < 0 || !q->idempotency_key[0] || (q->status / 100 != 2 && !reused) ||
 	    !message_post_conv(q->method, q->path, conv, sizeof(conv)))
 		return;
 	json_t *req = json_loadb(body, body_len, 0, NULL);
 	json_t *sid = json_object_get(json_object_get(req, "sender"), "id");
+	if (reused) {
+		int other = 0;
+		for (size_t i = 0; json_is_string(sid) && i < R.n_idems; i++)
+			other |= R.idems[i].app == app &&
+				 !strcmp(R.idems[i].key, q->idempotency_key) &&
+				 !strcmp(R.idems[i].sender, json_string_value(sid)) &&
+				 strcmp(R.idems[i].conv, conv) != 0;
+		FUZZ_CHECK(other || R.n_idems == MAX_IDEM,
+			   "idempotency_key_reused only for a key used in another conversation");
+		uint64_t after[FX_USERS];
+		heads(app, after);
+		FUZZ_CHECK(memcmp(before, after, sizeof(after)) == 0,
+			   "a refused reuse of an Idempotency-Key appends no event");
+		json_decref(req);
+		return;
+	}
 	json_t *mid = json_object_get(json_object_get(resp, "message"), "id");
 	json_t *dup = json_object_get(resp, "duplicate");
 	FUZZ_CHECK(json_is_string(sid), "an accepted message post names its sender");
@@ -227,9 +246,13 @@ static void check_idempotency(int app, const http_req *q, json_t *resp, const ch
 		    !strcmp(R.idems[i].sender, json_string_value(sid)))
 			found = &R.idems[i];
 	if (found) {
+		const char *rconv = json_string_value(
+			json_object_get(json_object_get(resp, "message"), "conversation_id"));
 		FUZZ_CHECK(q->status == 200 && json_is_true(dup) &&
 				   !strcmp(json_string_value(mid), found->message_id),
 			   "the same Idempotency-Key replays the first answer");
+		FUZZ_CHECK(!strcmp(found->conv, conv) && rconv && !strcmp(rconv, conv),
+			   "a replay names the conversation the message is in");
 		uint64_t after[FX_USERS];
 		heads(app, after);
 		FUZZ_CHECK(memcmp(before, after, sizeof(after)) == 0,

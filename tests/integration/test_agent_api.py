@@ -230,6 +230,23 @@ class RestTest(unittest.TestCase):
         msgs = [e for e in fresh.sync() if e.WhichOneof("body") == "message"]
         self.assertEqual(len(msgs), 1)
 
+    def test_idempotency_key_reused_in_another_conversation(self):
+        a = self.device("alice", "phone")
+        b = self.device("bob", "phone")
+        ca, cb = a.open_support(), b.open_support()
+        st, j = self.reply(ca.conversation_id, "Your parcel left", key="k-9")
+        self.assertEqual(st, 201, j)
+        self.assertEqual(j["message"]["conversation_id"], ca.conversation_id)
+        st, j2 = self.reply(cb.conversation_id, "Your parcel left", key="k-9")
+        self.assertEqual(st, 409, j2)
+        self.assertEqual(j2["error"]["code"], "idempotency_key_reused")
+        st, j3 = self.api.call("GET", "/v1/conversations/%s/messages" % cb.conversation_id)
+        self.assertEqual(j3["messages"], [])
+        # the replay in the right conversation still answers the original
+        st, j4 = self.reply(ca.conversation_id, "Your parcel left", key="k-9")
+        self.assertEqual((st, j4["message"]["id"], j4["message"]["conversation_id"]),
+                         (200, j["message"]["id"], ca.conversation_id))
+
     def test_rich_content_and_validation(self):
         a = self.device("alice", "phone")
         conv = a.open_support()
