@@ -149,6 +149,20 @@ static int run_read(souk_store *s, gc_op *op)
 	}
 }
 
+/* One write inside its own savepoint: a refused or failed one is undone alone and leaves
+ * no outputs behind. */
+static void run_write_alone(souk_store *s, gc_op *op)
+{
+	if (s->ops->savepoint(s)) {
+		op->status = -1;
+		return;
+	}
+	op->status = run_write(s, op);
+	s->ops->release(s, op->status == 0);
+	if (op->status != 0)
+		store_appends_clear(&op->appends);
+}
+
 /* Writes that refuse (> 0) only before writing anything and whose outputs are reset when
  * run again (store.h): they need no savepoint of their own. */
 static int needs_no_savepoint(const gc_op *op)
@@ -196,14 +210,7 @@ static int run_writes(souk_store *s, gc_op *batch, int careful)
 				store_appends_clear(&op->appends);
 			continue;
 		}
-		if (s->ops->savepoint(s)) {
-			op->status = -1;
-			continue;
-		}
-		op->status = run_write(s, op);
-		s->ops->release(s, op->status == 0);
-		if (op->status != 0)
-			store_appends_clear(&op->appends);
+		run_write_alone(s, op);
 	}
 	return 0;
 }
@@ -271,14 +278,11 @@ static int unsafe_early_ack_batch(group_commit *gc, gc_op *batch, gc_op *last)
 	for (gc_op *op = batch; op; op = op->next) {
 		if (!is_write(op))
 			continue;
-		if (!began || s->ops->savepoint(s)) {
+		if (!began) {
 			op->status = -1;
 			continue;
 		}
-		op->status = run_write(s, op);
-		s->ops->release(s, op->status == 0);
-		if (op->status != 0)
-			store_appends_clear(&op->appends);
+		run_write_alone(s, op);
 	}
 	for (gc_op *op = batch; op; op = op->next)
 		if (!is_write(op))
