@@ -8,9 +8,12 @@
  * soukd acks nothing before commit() returns 0. soukctl may open the same file while soukd
  * runs (WAL readers/writers plus busy_timeout).
  *
- * Sequences: a user's head_seq lives in `users` and is advanced with an UPSERT...RETURNING
- * inside the same transaction that inserts the event row, which is what makes the
- * per-user sequence dense and durable together.
+ * Sequences: a user's head is the last row of its `events` range and a conversation's last
+ * conv_seq the last entry of `messages_conv`; the next one is read from there inside the
+ * same transaction that inserts the row, which keeps both sequences dense and durable
+ * together (events and messages are never deleted). No counter row is rewritten per send:
+ * schema 2 kept `users.head_seq` and `conversations.last_conv_seq`, two more B-tree pages
+ * written per message (docs/performance.md).
  */
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -26,7 +29,7 @@
 #include "store_sqlite_internal.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char *const MIGRATIONS[] = {
 	/* version 1 */
@@ -95,6 +98,9 @@ static const char *const MIGRATIONS[] = {
 	"CREATE INDEX webhook_deliveries_order ON webhook_deliveries(target_id, conv_id, state,"
 	" delivery_id);"
 	"CREATE INDEX webhook_deliveries_app ON webhook_deliveries(app_id, state, delivery_id);",
+	/* version 3: sequences are read from the rows that carry them (see "Sequences") */
+	"ALTER TABLE users DROP COLUMN head_seq;"
+	"ALTER TABLE conversations DROP COLUMN last_conv_seq;",
 };
 _Static_assert(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]) == SCHEMA_VERSION,
 	       "one migration per schema version");
@@ -104,12 +110,10 @@ enum {
 	Q_CONV_GET,
 	Q_CONV_SUPPORT,
 	Q_CONV_INSERT,
-	Q_CONV_BUMP,
 	Q_PART_LIST,
 	Q_PART_GET,
 	Q_PART_INSERT,
 	Q_PART_SET_READ,
-	Q_USER_NEXT_SEQ,
 	Q_USER_ENSURE,
 	Q_USER_HEAD,
 	Q_EVENT_INSERT,
@@ -131,17 +135,15 @@ static const char *const SQL[Q_COUNT] = {
 	[Q_MSG_DEDUP] =
 		"SELECT message_id, sender_seq, conv_seq, server_time_ms, conv_id FROM messages"
 		" WHERE app_id = ?1 AND sender_id = ?2 AND client_msg_id = ?3",
-	[Q_CONV_GET] = "SELECT app_id, status, last_conv_seq, created_ms, owner_user_id,"
-		       " controller, assignee, kind FROM conversations WHERE conv_id = ?1",
+	[Q_CONV_GET] = "SELECT app_id, status, coalesce((SELECT conv_seq FROM messages"
+		       " WHERE conv_id = ?1 ORDER BY conv_seq DESC LIMIT 1), 0), created_ms,"
+		       " owner_user_id, controller, assignee, kind FROM conversations"
+		       " WHERE conv_id = ?1",
 	[Q_CONV_SUPPORT] = "SELECT conv_id FROM conversations"
 			   " WHERE app_id = ?1 AND owner_user_id = ?2 AND kind = 1",
 	[Q_CONV_INSERT] = "INSERT INTO conversations(conv_id, app_id, kind, owner_user_id, status,"
-			  " last_conv_seq, created_ms, updated_ms, controller) SELECT ?1, ?2, ?3,"
-			  " ?4, ?5, 0, ?6, ?6, default_integration FROM apps WHERE app_id = ?2",
-	/* the sender read last_conv_seq in this same transaction (no RETURNING: SQLite buffers
-	 * RETURNING rows in an ephemeral table, a B-tree opened per call) */
-	[Q_CONV_BUMP] = "UPDATE conversations SET last_conv_seq = ?3, updated_ms = ?2"
-			" WHERE conv_id = ?1",
+			  " created_ms, updated_ms, controller) SELECT ?1, ?2, ?3,"
+			  " ?4, ?5, ?6, ?6, default_integration FROM apps WHERE app_id = ?2",
 	[Q_PART_LIST] =
 		"SELECT user_id, kind FROM participants WHERE conv_id = ?1 ORDER BY user_id",
 	[Q_PART_GET] = "SELECT kind, read_conv_seq FROM participants"
@@ -149,12 +151,12 @@ static const char *const SQL[Q_COUNT] = {
 	[Q_PART_INSERT] = "INSERT INTO participants(conv_id, user_id, kind) VALUES(?1, ?2, ?3)",
 	[Q_PART_SET_READ] = "UPDATE participants SET read_conv_seq = ?3"
 			    " WHERE conv_id = ?1 AND user_id = ?2",
-	[Q_USER_NEXT_SEQ] = "INSERT INTO users(app_id, user_id, head_seq, created_ms)"
-			    " VALUES(?1, ?2, 1, ?3) ON CONFLICT(app_id, user_id)"
-			    " DO UPDATE SET head_seq = head_seq + 1 RETURNING head_seq",
-	[Q_USER_ENSURE] = "INSERT OR IGNORE INTO users(app_id, user_id, head_seq, created_ms)"
-			  " VALUES(?1, ?2, 0, ?3)",
-	[Q_USER_HEAD] = "SELECT head_seq FROM users WHERE app_id = ?1 AND user_id = ?2",
+	[Q_USER_ENSURE] = "INSERT OR IGNORE INTO users(app_id, user_id, created_ms)"
+			  " VALUES(?1, ?2, ?3)",
+	/* the user's head: the last row of its events range (one seek, on the page the next
+	 * event goes to) */
+	[Q_USER_HEAD] = "SELECT seq FROM events WHERE app_id = ?1 AND user_id = ?2"
+			" ORDER BY seq DESC LIMIT 1",
 	[Q_EVENT_INSERT] = "INSERT INTO events(app_id, user_id, seq, time_ms, body)"
 			   " VALUES(?1, ?2, ?3, ?4, ?5)",
 	[Q_EVENT_READ] = "SELECT seq, body FROM events WHERE app_id = ?1 AND user_id = ?2"
@@ -498,17 +500,26 @@ int sqs_time_id(char *out, size_t cap, const char *prefix, int64_t now_ms)
 /* ---- helpers used inside write transactions --------------------------------------- */
 
 /* Appends `ev` (seq and time filled here) to the stream of app/user. */
-int sqs_append_event(souk_store *s, const char *app_id, const char *user_id, Souk__V1__Event *ev,
-		     int64_t now_ms, store_appends *out)
+static uint64_t user_head(souk_store *s, const char *app_id, const char *user_id, int *err);
+
+static int user_ensure(souk_store *s, const char *app_id, const char *user_id, int64_t now_ms)
 {
-	sqlite3_stmt *st = Q(s, Q_USER_NEXT_SEQ);
+	sqlite3_stmt *st = Q(s, Q_USER_ENSURE);
 	sqs_txt(st, 1, app_id);
 	sqs_txt(st, 2, user_id);
 	sqlite3_bind_int64(st, 3, now_ms);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	return sqs_step_done(s, st);
+}
+
+int sqs_append_event(souk_store *s, const char *app_id, const char *user_id, Souk__V1__Event *ev,
+		     int64_t now_ms, store_appends *out)
+{
+	int err = 0;
+	uint64_t head = user_head(s, app_id, user_id, &err);
+	/* a user's first event creates its row (every later one finds events to count on) */
+	if (err || (head == 0 && user_ensure(s, app_id, user_id, now_ms)))
 		return -1;
-	uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	uint64_t seq = head + 1;
 
 	ev->seq = seq;
 	ev->server_time_ms = now_ms;
@@ -518,7 +529,7 @@ int sqs_append_event(souk_store *s, const char *app_id, const char *user_id, Sou
 		return -1;
 	souk__v1__event__pack(ev, buf);
 
-	st = Q(s, Q_EVENT_INSERT);
+	sqlite3_stmt *st = Q(s, Q_EVENT_INSERT);
 	sqs_txt(st, 1, app_id);
 	sqs_txt(st, 2, user_id);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)seq);
@@ -630,13 +641,8 @@ static int sq_send(souk_store *s, const store_send_req *r, store_send_res *res, 
 	/* Refusals (> 0) end here: from the first write on this returns 0 or -1, which lets the
 	 * group commit run a send without a savepoint (store.h). */
 
+	/* the conversation's next conv_seq; the message row inserted below is what takes it */
 	uint64_t conv_seq = conv.last_conv_seq + 1;
-	st = Q(s, Q_CONV_BUMP);
-	sqs_txt(st, 1, r->conversation_id);
-	sqlite3_bind_int64(st, 2, r->now_ms);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)conv_seq);
-	if (sqs_step_done(s, st))
-		return -1;
 
 	char id[STORE_ID_MAX];
 	if (sqs_time_id(id, sizeof(id), "msg_", r->now_ms) < 0)
@@ -883,17 +889,13 @@ static int sq_device_connect(souk_store *s, const char *app_id, const char *user
 			     const char *device_id, int platform, const char *sdk_version,
 			     uint64_t last_applied, int64_t now_ms, uint64_t *head_seq)
 {
-	sqlite3_stmt *st = Q(s, Q_USER_ENSURE);
-	sqs_txt(st, 1, app_id);
-	sqs_txt(st, 2, user_id);
-	sqlite3_bind_int64(st, 3, now_ms);
-	if (sqs_step_done(s, st))
+	if (user_ensure(s, app_id, user_id, now_ms))
 		return -1;
 	int err = 0;
 	uint64_t head = user_head(s, app_id, user_id, &err);
 	if (err)
 		return -1;
-	st = Q(s, Q_DEVICE_UPSERT);
+	sqlite3_stmt *st = Q(s, Q_DEVICE_UPSERT);
 	sqs_txt(st, 1, app_id);
 	sqs_txt(st, 2, user_id);
 	sqs_txt(st, 3, device_id);

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include "store.h"
@@ -333,6 +334,83 @@ static void wal_stays_bounded_under_continuous_writes(void **state)
 	store_events_free(&ev);
 }
 
+/* A schema-2 database (tests/unit/data/store_v2.sql, written by soukd 16f1d32) opens
+ * migrated, and its sequences continue where they were: alice's head 4 (the conversation
+ * event and three messages), the conversation's conv_seq 3; bob (no events) has head 0. */
+static void migrates_schema_2_and_continues_its_sequences(void **state)
+{
+	(void)state;
+	const char *app = "app_23735f5df36a59df", *conv = "conv_01a2031eba5648d303ca03b8c7984464";
+	char *dir = tmp_data_dir();
+	char path[512], *sql = NULL;
+	snprintf(path, sizeof(path), "%s/store_v2.sql", SOUK_TEST_DATA_DIR);
+	FILE *in = fopen(path, "rb");
+	assert_non_null(in);
+	size_t cap = 0, len = 0;
+	for (size_t got = 1; got;) {
+		if (len + 4096 + 1 > cap && !(sql = realloc(sql, cap = cap * 2 + 8192)))
+			fail();
+		got = fread(sql + len, 1, 4096, in);
+		len += got;
+	}
+	fclose(in);
+	sql[len] = '\0';
+	snprintf(path, sizeof(path), "%s/souk.db", dir);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	free(sql);
+
+	char err[256];
+	fx f = {.dir = dir};
+	f.s = store_sqlite_open(dir, err, sizeof(err));
+	assert_non_null(f.s);
+	snprintf(f.app.app_id, sizeof(f.app.app_id), "%s", app);
+	store_events e;
+	assert_int_equal(f.s->ops->read_events(f.s, app, "alice", 0, 10, &e), 0);
+	assert_int_equal(e.n, 4);
+	assert_int_equal(e.head_seq, 4);
+	store_events_free(&e);
+	assert_int_equal(f.s->ops->read_events(f.s, app, "bob", 0, 10, &e), 0);
+	assert_int_equal(e.n, 0);
+	assert_int_equal(e.head_seq, 0);
+	store_events_free(&e);
+	store_conv c;
+	assert_int_equal(sqs_load_conv(f.s, app, conv, &c), 0);
+	assert_int_equal(c.last_conv_seq, 3);
+
+	store_send_res r;
+	store_appends ap = {0};
+	assert_int_equal(send_text(&f, "alice", conv, 99, "after", &r, &ap), 0);
+	assert_false(r.duplicate);
+	assert_int_equal(r.seq, 5);
+	assert_int_equal(r.conv_seq, 4);
+	store_appends_clear(&ap);
+	uint64_t head = 0;
+	assert_int_equal(f.s->ops->begin(f.s), 0);
+	assert_int_equal(f.s->ops->device_connect(f.s, app, "bob", "tab", 4, "t", 0, 3000, &head),
+			 0);
+	assert_int_equal(f.s->ops->commit(f.s), 0);
+	assert_int_equal(head, 0);
+	f.s->ops->close(f.s);
+
+	/* the counter columns are gone: nothing can read a stale copy of a sequence */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_not_equal(sqlite3_prepare_v2(db, "SELECT head_seq FROM users", -1, &st, NULL),
+			     SQLITE_OK);
+	assert_int_not_equal(
+		sqlite3_prepare_v2(db, "SELECT last_conv_seq FROM conversations", -1, &st, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 3);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	rm_data_dir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +422,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(apps_and_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(reopen_keeps_everything, setup, teardown),
 		cmocka_unit_test(ids_are_time_ordered_and_unique),
+		cmocka_unit_test(migrates_schema_2_and_continues_its_sequences),
 		cmocka_unit_test_setup_teardown(wal_stays_bounded_under_continuous_writes, setup,
 						teardown),
 	};
