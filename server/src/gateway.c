@@ -28,6 +28,9 @@
 #include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #endif
 
 #include "auth.h"
@@ -187,6 +190,10 @@ static void app_store(gateway *gw, store_app *app)
 }
 
 /* ---- sending ----------------------------------------------------------------------- */
+
+/* what one WRITEABLE callback writes at most after its first frame (LWS_CALLBACK_SERVER_WRITEABLE)
+ */
+enum { WRITE_BUDGET_BYTES = 16384 };
 
 /* The output seam: a connection without a socket (wsi NULL, tests/fuzz/fuzz_dispatch.c)
  * keeps its frames in its send queue, where the caller reads them. */
@@ -1186,16 +1193,36 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 					       !lws_remaining_packet_payload(wsi));
 
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
-		outmsg *m = c->q_head;
-		if (m) {
-			c->q_head = m->next;
-			if (!c->q_head)
-				c->q_tail = NULL;
-			c->q_frames--;
-			c->q_bytes -= m->len;
-			int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
-			free(m->buf);
-			free(m);
+		if (c->q_head) {
+			/* Several queued frames go out in one callback (a SendAck and the event
+			 * batch for the sender's own device are queued together), corked so the
+			 * kernel sends them as one segment: one wake-up of the loop and of the
+			 * device instead of one per frame. A frame follows another only while the
+			 * socket takes it whole (lws_send_pipe_choked: nothing pending in lws and
+			 * the socket writable): lws 4.1 garbles a frame written after a partial
+			 * one (test_limits' slow reader saw broken frames). */
+			int fd = lws_get_socket_fd(wsi), one = 1, zero = 0;
+			int cork = fd >= 0 && c->q_head->next &&
+				   setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one)) == 0;
+			size_t budget = WRITE_BUDGET_BYTES;
+			int n = 0;
+			for (int k = 0;
+			     c->q_head && n >= 0 &&
+			     (k == 0 || (c->q_head->len <= budget && !lws_send_pipe_choked(wsi)));
+			     k++) {
+				outmsg *m = c->q_head;
+				c->q_head = m->next;
+				if (!c->q_head)
+					c->q_tail = NULL;
+				c->q_frames--;
+				c->q_bytes -= m->len;
+				budget = m->len < budget ? budget - m->len : 0;
+				n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
+				free(m->buf);
+				free(m);
+			}
+			if (cork)
+				setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero));
 			if (n < 0)
 				return -1;
 			if (c->q_head || c->close_code)
