@@ -180,6 +180,33 @@ class LimitsTest(unittest.TestCase):
         self.assertEqual(code, 4408)
         self.assertEqual(errors[0].code, E.AUTH_REQUIRED)
 
+    def test_hello_waiting_on_the_server_is_not_timed_out(self):
+        """The auth timeout is for clients that send no hello: a hello that arrived but
+        waits for the store (here held by another writer for 3x auth_timeout_ms) is
+        answered with a welcome once the store is free, not closed with 4408."""
+        import os
+        import sqlite3
+        c = Client(self.s)
+        token = self.s.token("patient")
+        db = sqlite3.connect(os.path.join(self.s.data, "souk.db"), timeout=10,
+                             isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")  # soukd's writes wait (its busy_timeout is 10 s)
+        try:
+            f = pb.Frame()
+            f.hello.protocol_version = 1
+            f.hello.app_id = self.s.app["app_id"]
+            f.hello.token = token
+            f.hello.device_id = "held"
+            f.hello.platform = pb.PLATFORM_DESKTOP
+            c.send(f)
+            time.sleep(1.5)  # auth_timeout_ms is 500
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        r = c.recv(timeout=10)
+        self.assertEqual(r.WhichOneof("body"), "welcome", r)
+        self.assertEqual(r.welcome.user_id, "patient")
+
     def test_rate_limit(self):
         c, conv = self.bystander("flood")
         results = []
