@@ -18,16 +18,29 @@
  * is not what is measured); the storm does not. A device speaks the protocol like libsouk
  * does: it acks (Ack{seq}) after every batch or page it received.
  *
+ * The event loop (--loop): by default the context runs on our own libuv loop (epoll), which
+ * Debian's lws 4.1.6 loads as its evlib-uv plugin (LWS_SERVER_OPTION_LIBUV with the loop in
+ * foreign_loops); `--loop poll` keeps lws' own poll() loop. poll() hands every socket to the
+ * kernel on every wake-up, and the open-loop tick wakes the loop every millisecond: with
+ * ~700 sockets per process that walk was half of the generator's CPU (docs/performance.md,
+ * "Load generators on epoll"). Not libev: its glue in lws 4.1 re-arms the one timer with
+ * ev_timer_start on an active watcher, which libev ignores, so lws_sul timers fire late;
+ * libuv's uv_timer_start re-arms. With libuv, lws services its timers from the uv timer
+ * and from an idle handle it starts after every socket event; lws_cancel_service (the stdin
+ * thread) still wakes the loop through lws' event pipe, which is a uv_poll like the rest.
+ *
  * Never: measures anything soukd does not do for real (every send is acked by the server
  * only after its group commit is durable; every receipt is a real EventBatch).
  */
 #include <jwt.h>
 #include <libwebsockets.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "loadgen.h"
 #include "souk_wire/wire.h"
@@ -772,9 +785,22 @@ int lg_souk_main(const lg_opts *o)
 	info.gid = -1;
 	info.uid = -1;
 	info.fd_limit_per_thread = 0; /* the process limit, raised to the hard limit */
+	/* lws' default loop ignores SIGPIPE itself; a foreign loop gets no signal handling */
+	signal(SIGPIPE, SIG_IGN);
+	static uv_loop_t loop;
+	void *foreign[1] = {&loop};
+	if (!o->poll_loop) {
+		if (uv_loop_init(&loop) != 0) {
+			fprintf(stderr, "loadgen: cannot create the libuv loop\n");
+			return 1;
+		}
+		info.options |= LWS_SERVER_OPTION_LIBUV;
+		info.foreign_loops = foreign;
+	}
 	W.ctx = lws_create_context(&info);
 	if (!W.ctx) {
-		fprintf(stderr, "loadgen: cannot create the libwebsockets context\n");
+		fprintf(stderr, "loadgen: cannot create the libwebsockets context%s\n",
+			o->poll_loop ? "" : " on libuv (libwebsockets-evlib-uv; or --loop poll)");
 		return 1;
 	}
 	lg_stdin_start(wake, NULL);
@@ -783,9 +809,15 @@ int lg_souk_main(const lg_opts *o)
 	W.t_end_ns = INT64_MAX;
 	W.phase = P_SETUP;
 	lws_sul_schedule(W.ctx, 0, &W.tick, tick_cb, 1000);
-	while (!W.quit)
-		if (lws_service(W.ctx, 0) < 0)
-			break;
+	if (o->poll_loop) {
+		while (!W.quit)
+			if (lws_service(W.ctx, 0) < 0)
+				break;
+	} else {
+		/* tick_cb (run from lws' uv timer) sets quit; one iteration at a time sees it */
+		while (!W.quit)
+			uv_run(&loop, UV_RUN_ONCE);
+	}
 	if (lg_lat_write(&W.lat, o->lat_file) != 0)
 		fprintf(stderr, "loadgen: cannot write %s\n", o->lat_file);
 	print_result();
