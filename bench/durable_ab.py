@@ -58,6 +58,16 @@ def io(pid):
     return d
 
 
+def cpu_s(pids):
+    """utime + stime in seconds, summed over pids (/proc/PID/stat)."""
+    t = 0
+    for pid in pids:
+        with open("/proc/%d/stat" % pid) as f:
+            v = f.read().rsplit(")", 1)[1].split()
+        t += int(v[11]) + int(v[12])
+    return t / os.sysconf("SC_CLK_TCK")
+
+
 def kb(nbytes, msgs):
     return round(nbytes / 1024 / max(msgs, 1), 2)
 
@@ -74,8 +84,10 @@ def one(name, bindir, a, work):
         w.tell("GO")
         time.sleep(a.warmup)
         t0, i0, m0, la = threads(s.proc.pid), io(s.proc.pid), s.metrics(), br.loadavg()
+        g0 = cpu_s(p.pid for p in w.procs)
         time.sleep(a.duration)
         t1, i1, m1 = threads(s.proc.pid), io(s.proc.pid), s.metrics()
+        g1 = cpu_s(p.pid for p in w.procs)
         res = br.finish_pairs(w, p)
         ops = m1["souk_commit_batch_size_sum"] - m0["souk_commit_batch_size_sum"]
         commits = m1["souk_commit_batch_size_count"] - m0["souk_commit_batch_size_count"]
@@ -99,6 +111,8 @@ def one(name, bindir, a, work):
                "rchar_KB_per_msg": kb(i1["rchar"] - i0["rchar"], acc),
                "cpu_us_per_msg": {k: round(v[0], 1) for k, v in per.items()},
                "runq_us_per_msg": {k: round(v[1], 1) for k, v in per.items()},
+               "loadgen_cpu_us_per_msg": round((g1 - g0) * 1e6 /
+                                               max(res["received_window"], 1), 1),
                "errors": res["errors"]}
         if a.rate > 0:
             lat = w.latencies_us()

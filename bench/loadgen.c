@@ -18,16 +18,30 @@
  * is not what is measured); the storm does not. A device speaks the protocol like libsouk
  * does: it acks (Ack{seq}) after every batch or page it received.
  *
+ * The event loop (--loop): by default the context runs on our own libuv loop (epoll), which
+ * Debian's lws 4.1.6 loads as its evlib-uv plugin (LWS_SERVER_OPTION_LIBUV with the loop in
+ * foreign_loops); `--loop poll` keeps lws' own poll() loop. poll() hands every socket to the
+ * kernel on every wake-up, and the open-loop tick wakes the loop every millisecond: with
+ * ~700 sockets per process that walk was half of the generator's CPU (docs/performance.md,
+ * "Load generators on epoll"). Not libev: its glue in lws 4.1 re-arms the one timer with
+ * ev_timer_start on an active watcher, which libev ignores, so lws_sul timers fire late;
+ * libuv's uv_timer_start re-arms. With libuv, lws services its own timers from a uv timer
+ * and from an idle handle it starts after every socket event; the worker's tick is a uv
+ * timer of ours (see tick_uv). lws_cancel_service (the stdin thread) still wakes the loop
+ * through lws' event pipe, which is a uv_poll like the rest.
+ *
  * Never: measures anything soukd does not do for real (every send is acked by the server
  * only after its group commit is durable; every receipt is a real EventBatch).
  */
 #include <jwt.h>
 #include <libwebsockets.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "loadgen.h"
 #include "souk_wire/wire.h"
@@ -92,7 +106,8 @@ static struct {
 	double sched; /* open loop: messages scheduled so far */
 	int rr;
 	lg_lat lat;
-	lws_sorted_usec_list_t tick;
+	lws_sorted_usec_list_t tick; /* --loop poll: the tick is an lws_sul timer */
+	uv_timer_t uv_tick;	     /* --loop uv: the tick is our own uv timer */
 	int quit;
 	int last_error_code;
 	int64_t err_by_code[6];	  /* wire error codes 1xx..5xx */
@@ -491,9 +506,10 @@ static void print_ready(void)
 	       (double)(lg_mono_ns() - W.t_start_ns) / 1e9);
 }
 
-static void tick_cb(lws_sorted_usec_list_t *sul)
+/* The worker's clock: ramps connections, moves between phases, paces the open loop. Returns
+ * the microseconds to the next tick, or 0 when the worker is done. */
+static int64_t tick(void)
 {
-	(void)sul;
 	int64_t now = lg_mono_ns();
 	const lg_opts *o = W.o;
 	int64_t timeout_ns = (int64_t)(o->timeout_s * 1e9);
@@ -569,10 +585,27 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 	if (W.phase == P_END) {
 		W.quit = 1;
 		lws_cancel_service(W.ctx); /* lws polls again after running timers: wake it */
-		return;
+		return 0;
 	}
-	int64_t us = (W.phase == P_RUN && is_mode("pair") && o->rate > 0) ? 1000 : 20000;
-	lws_sul_schedule(W.ctx, 0, &W.tick, tick_cb, us);
+	return (W.phase == P_RUN && is_mode("pair") && o->rate > 0) ? 1000 : 20000;
+}
+
+static void tick_sul(lws_sorted_usec_list_t *sul)
+{
+	int64_t us = tick();
+	if (us)
+		lws_sul_schedule(W.ctx, 0, sul, tick_sul, us);
+}
+
+/* Not an lws_sul under libuv: lws 4.1's glue arms its uv timer for the next sul with
+ * LWS_US_TO_MS, which rounds under 500 us to 0 ms, so the loop spins (epoll_wait with a zero
+ * timeout) for the last half millisecond before every tick: with a 1 ms tick, up to half of
+ * the time. Our own uv timer sleeps the whole millisecond; pace() catches up on what is due. */
+static void tick_uv(uv_timer_t *t)
+{
+	int64_t us = tick();
+	if (us)
+		uv_timer_start(t, tick_uv, (uint64_t)(us / 1000), 0);
 }
 
 /* ---- libwebsockets ---------------------------------------------------------------- */
@@ -772,9 +805,22 @@ int lg_souk_main(const lg_opts *o)
 	info.gid = -1;
 	info.uid = -1;
 	info.fd_limit_per_thread = 0; /* the process limit, raised to the hard limit */
+	/* lws' default loop ignores SIGPIPE itself; a foreign loop gets no signal handling */
+	signal(SIGPIPE, SIG_IGN);
+	static uv_loop_t loop;
+	void *foreign[1] = {&loop};
+	if (!o->poll_loop) {
+		if (uv_loop_init(&loop) != 0) {
+			fprintf(stderr, "loadgen: cannot create the libuv loop\n");
+			return 1;
+		}
+		info.options |= LWS_SERVER_OPTION_LIBUV;
+		info.foreign_loops = foreign;
+	}
 	W.ctx = lws_create_context(&info);
 	if (!W.ctx) {
-		fprintf(stderr, "loadgen: cannot create the libwebsockets context\n");
+		fprintf(stderr, "loadgen: cannot create the libwebsockets context%s\n",
+			o->poll_loop ? "" : " on libuv (libwebsockets-evlib-uv; or --loop poll)");
 		return 1;
 	}
 	lg_stdin_start(wake, NULL);
@@ -782,10 +828,18 @@ int lg_souk_main(const lg_opts *o)
 	W.t_measure_ns = INT64_MAX;
 	W.t_end_ns = INT64_MAX;
 	W.phase = P_SETUP;
-	lws_sul_schedule(W.ctx, 0, &W.tick, tick_cb, 1000);
-	while (!W.quit)
-		if (lws_service(W.ctx, 0) < 0)
-			break;
+	if (o->poll_loop) {
+		lws_sul_schedule(W.ctx, 0, &W.tick, tick_sul, 1000);
+		while (!W.quit)
+			if (lws_service(W.ctx, 0) < 0)
+				break;
+	} else {
+		uv_timer_init(&loop, &W.uv_tick);
+		uv_timer_start(&W.uv_tick, tick_uv, 1, 0);
+		/* tick() sets quit; uv_run returns after the iteration that ran it */
+		while (!W.quit)
+			uv_run(&loop, UV_RUN_ONCE);
+	}
 	if (lg_lat_write(&W.lat, o->lat_file) != 0)
 		fprintf(stderr, "loadgen: cannot write %s\n", o->lat_file);
 	print_result();

@@ -36,6 +36,8 @@ typedef struct lg_opts {
 	const char *lat_file; /* pair: latencies (uint32 microseconds) are written here */
 	double timeout_s;     /* setup and wait limit */
 	int no_ack;	      /* experiments: never send Ack{seq} (libsouk always does) */
+	int poll_loop;	      /* --loop poll: the old poll() loops (souk: lws' own, mqtt: ours)
+			       * instead of epoll (souk: lws on a libuv loop, mqtt: epoll) */
 } lg_opts;
 
 /* Clocks. */

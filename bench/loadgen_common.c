@@ -129,14 +129,18 @@ int lg_raise_nofile(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: souk_loadgen souk|mqtt MODE --host H --port P [options]\n"
-			"  souk modes: idle pair fill fanout storm; mqtt modes: idle pair\n"
-			"  --app ID --secret S     app id and HS256 secret (souk)\n"
-			"  --prefix P --first N --users N   user ids P<N>..P<N+users-1>\n"
-			"  --src-base N --src-count N       bind to 127.0.0.N.. (round robin)\n"
-			"  --rate R --window W --warmup S --duration S --lat-file F   (pair)\n"
-			"  --per-user N (fill)  --after SEQ (storm)  --body-bytes N  --timeout S\n"
-			"  --no-ack 1  (experiments: devices never ack what they received)\n");
+	fprintf(stderr,
+		"usage: souk_loadgen souk|mqtt MODE --host H --port P [options]\n"
+		"  souk modes: idle pair fill fanout storm; mqtt modes: idle pair\n"
+		"  --app ID --secret S     app id and HS256 secret (souk)\n"
+		"  --prefix P --first N --users N   user ids P<N>..P<N+users-1>\n"
+		"  --src-base N --src-count N       bind to 127.0.0.N.. (round robin)\n"
+		"  --rate R --window W --warmup S --duration S --lat-file F   (pair)\n"
+		"  --per-user N (fill)  --after SEQ (storm)  --body-bytes N  --timeout S\n"
+		"  --no-ack 1  (experiments: devices never ack what they received)\n"
+		"  --loop uv|poll  the event loop (default uv: souk runs libwebsockets on a\n"
+		"                  libuv loop, mqtt its own epoll loop; poll: poll() over every\n"
+		"                  socket on every wake-up, as before)\n");
 }
 
 int main(int argc, char **argv)
@@ -203,6 +207,10 @@ int main(int argc, char **argv)
 			o.timeout_s = atof(v);
 		else if (!strcmp(k, "--no-ack"))
 			o.no_ack = atoi(v);
+		else if (!strcmp(k, "--loop") && (!strcmp(v, "uv") || !strcmp(v, "epoll")))
+			o.poll_loop = 0;
+		else if (!strcmp(k, "--loop") && !strcmp(v, "poll"))
+			o.poll_loop = 1;
 		else {
 			usage();
 			return 2;
