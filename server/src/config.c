@@ -38,6 +38,7 @@ static const key KEYS[] = {
 	S(tls_key),
 	S(port_file),
 	S(log_level),
+	S(event_loop),
 	I(max_message_bytes, 64, SOUK_WIRE_MAX_MESSAGE),
 	I(auth_timeout_ms, 100, 600000),
 	I(send_rate_per_s, 1, 1000000),
@@ -56,6 +57,7 @@ void config_defaults(souk_config *c)
 	snprintf(c->data_dir, sizeof(c->data_dir), "./data");
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
+	snprintf(c->event_loop, sizeof(c->event_loop), "epoll");
 	c->max_message_bytes = SOUK_WIRE_MAX_MESSAGE;
 	c->auth_timeout_ms = 5000;
 	c->send_rate_per_s = 20;
@@ -215,6 +217,10 @@ int config_validate(const souk_config *c, char *err, size_t errlen)
 	if (!ok) {
 		snprintf(err, errlen, "log_level: '%s' is not error, warn, info or debug",
 			 c->log_level);
+		return -1;
+	}
+	if (strcmp(c->event_loop, "epoll") != 0 && strcmp(c->event_loop, "poll") != 0) {
+		snprintf(err, errlen, "event_loop: '%s' is not epoll or poll", c->event_loop);
 		return -1;
 	}
 	return 0;

@@ -16,6 +16,7 @@ typedef struct souk_config {
 	char tls_key[1024];
 	char port_file[1024];
 	char log_level[16];
+	char event_loop[16]; /* "epoll" (libuv) or "poll" */
 	int64_t max_message_bytes;
 	int64_t auth_timeout_ms;
 	int64_t send_rate_per_s;

@@ -26,6 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <uv.h>
+
+#include <dlfcn.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #include <netinet/in.h>
@@ -1234,11 +1237,15 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			return 0;
 		}
 		if (c->close_code) {
-			const char *why = c->close_why ? c->close_why : "";
-			lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-					 (unsigned char *)why,
-					 strlen(why) > 120 ? 120 : strlen(why));
-			return -1;
+			/* Everything queued is out: close, with the close frame lws sends for
+			 * lws_close_reason(). From the wsi's timer, not by returning -1 here:
+			 * Debian's lws 4.1.6 is built with _DEBUG, and on libuv its service loop
+			 * closes a wsi a second time right after a callback under it asked to
+			 * close ("uv repeat test" in lws_service_fd_tsi), which drops the close
+			 * frame before it is sent. A close asked for from the timer callback is
+			 * closed once. (This replaces the auth timer, which has no more use.) */
+			lws_set_timer_usecs(wsi, 1);
+			return 0;
 		}
 		return 0;
 	}
@@ -1252,6 +1259,13 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		return 0;
 
 	case LWS_CALLBACK_TIMER:
+		if (c && c->gw && c->wsi && c->close_code && !c->q_head) {
+			const char *why = c->close_why ? c->close_why : "";
+			lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+					 (unsigned char *)why,
+					 strlen(why) > 120 ? 120 : strlen(why));
+			return -1;
+		}
 		if (c && c->gw && c->wsi)
 			auth_timeout(c);
 		return 0;
@@ -1283,10 +1297,16 @@ static const lws_retry_bo_t idle_policy = {
 	.secs_since_valid_hangup = 150, /* and drops one silent for 2.5 minutes (half-open) */
 };
 
+/* The storage thread's wake-up. Not once the context is being destroyed: the connections
+ * it closes then still queue work (their device cursors), whose completion would wake a
+ * freed context. */
 static void wake_loop(void *ud)
 {
 	gateway *gw = ud;
-	lws_cancel_service(gw->ctx);
+	pthread_mutex_lock(&gw->wake_mu);
+	if (gw->wake_live)
+		lws_cancel_service(gw->ctx);
+	pthread_mutex_unlock(&gw->wake_mu);
 }
 
 static void lws_log_to_souk(int level, const char *line)
@@ -1310,6 +1330,43 @@ static int write_port_file(const char *path, int port)
 	return rename(tmp, path);
 }
 
+static void free_uv_loop(gateway *gw)
+{
+	uv_loop_t *loop = gw->uv_loop;
+	if (!loop)
+		return;
+	/* lws closes its handles asynchronously: let the loop run their close callbacks */
+	for (int i = 0; i < 1000 && uv_run(loop, UV_RUN_NOWAIT); i++)
+		;
+	if (uv_loop_close(loop) != 0)
+		souk_log(SOUK_LOG_WARN, "the event loop still had open handles at exit");
+	free(loop);
+	gw->uv_loop = NULL;
+}
+
+/* With a foreign loop lws finishes destroying its context once its handles have closed,
+ * on a second lws_context_destroy() after the loop has run (lws 4.1 minimal example
+ * minimal-http-server-eventlib-foreign). */
+static void destroy_context(gateway *gw)
+{
+	pthread_mutex_lock(&gw->wake_mu);
+	gw->wake_live = 0;
+	pthread_mutex_unlock(&gw->wake_mu);
+	if (gw->ctx) {
+		lws_context_destroy(gw->ctx);
+		if (gw->uv_loop) {
+			/* gw->ctx becomes NULL (info.pcontext) once lws has freed the context */
+			for (int i = 0; i < 1000 && gw->ctx && uv_run(gw->uv_loop, UV_RUN_NOWAIT);
+			     i++)
+				;
+			if (gw->ctx)
+				lws_context_destroy(gw->ctx);
+		}
+		gw->ctx = NULL;
+	}
+	free_uv_loop(gw);
+}
+
 gateway *gateway_new(const souk_config *cfg, souk_store *store, char *err, size_t errlen)
 {
 	gateway *gw = calloc(1, sizeof(*gw));
@@ -1320,6 +1377,7 @@ gateway *gateway_new(const souk_config *cfg, souk_store *store, char *err, size_
 	}
 	gw->cfg = *cfg;
 	gw->started_ms = souk_now_ms();
+	pthread_mutex_init(&gw->wake_mu, NULL);
 	char host[256];
 	int port = 0;
 	config_listen(cfg, host, sizeof(host), &port);
@@ -1331,9 +1389,40 @@ gateway *gateway_new(const souk_config *cfg, souk_store *store, char *err, size_
 		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
 	info.user = gw;
 	info.fd_limit_per_thread = 0;
+	info.pcontext = &gw->ctx; /* lws sets it to NULL when it frees the context */
+	/* event_loop "epoll": lws runs on our libuv loop (Debian loads lws' libuv glue as the
+	 * libwebsockets-evlib-uv plugin). lws' own loop calls poll() over every socket on every
+	 * wake-up: with thousands of connections and traffic that arrives spread out rather
+	 * than in bursts, that walk is most of the loop thread's work (docs/performance.md,
+	 * "soukd on epoll"). Not libev: lws 4.1's libev glue loses timers. */
+	void *foreign[1] = {NULL};
+	if (strcmp(cfg->event_loop, "epoll") == 0) {
+		uv_loop_t *loop = calloc(1, sizeof(*loop));
+		if (!loop || uv_loop_init(loop) != 0) {
+			free(loop);
+			snprintf(err, errlen, "cannot create the libuv event loop");
+			store->ops->close(store);
+			free(gw);
+			return NULL;
+		}
+		gw->uv_loop = loop;
+		foreign[0] = loop;
+		/* lws unloads its evlib plugin when the context is freed, which on a foreign
+		 * loop happens inside the plugin's own handle-close callback: keep the plugin
+		 * mapped for the life of the process (a flaky SIGSEGV at shutdown otherwise). */
+		if (!dlopen("libwebsockets-evlib_uv.so", RTLD_NOW | RTLD_NODELETE))
+			souk_log(SOUK_LOG_WARN, "cannot preload libwebsockets-evlib_uv.so: %s",
+				 dlerror());
+		info.options |= LWS_SERVER_OPTION_LIBUV;
+		info.foreign_loops = foreign;
+	}
 	gw->ctx = lws_create_context(&info);
 	if (!gw->ctx) {
-		snprintf(err, errlen, "cannot create the libwebsockets context");
+		snprintf(err, errlen, "cannot create the libwebsockets context%s",
+			 gw->uv_loop ? " on libuv (is libwebsockets-evlib-uv installed? or set"
+				       " event_loop to poll)"
+				     : "");
+		free_uv_loop(gw);
 		store->ops->close(store);
 		free(gw);
 		return NULL;
@@ -1360,7 +1449,7 @@ gateway *gateway_new(const souk_config *cfg, souk_store *store, char *err, size_
 		snprintf(err, errlen,
 			 "cannot listen on %s (address in use, or TLS files unreadable)",
 			 cfg->listen);
-		lws_context_destroy(gw->ctx);
+		destroy_context(gw);
 		store->ops->close(store);
 		free(gw);
 		return NULL;
@@ -1379,15 +1468,16 @@ gateway *gateway_new(const souk_config *cfg, souk_store *store, char *err, size_
 	gw->client_vh = lws_create_vhost(gw->ctx, &ci);
 	if (!gw->client_vh) {
 		snprintf(err, errlen, "cannot create the outbound HTTP client");
-		lws_context_destroy(gw->ctx);
+		destroy_context(gw);
 		store->ops->close(store);
 		free(gw);
 		return NULL;
 	}
+	gw->wake_live = 1;
 	gw->gc = gc_start(store, (size_t)cfg->commit_batch_max, wake_loop, gw);
 	if (!gw->gc) {
 		snprintf(err, errlen, "cannot start the storage thread");
-		lws_context_destroy(gw->ctx);
+		destroy_context(gw);
 		store->ops->close(store);
 		free(gw);
 		return NULL;
@@ -1434,7 +1524,10 @@ int gateway_run(gateway *gw)
 {
 	int closing_sent = 0;
 	while (1) {
-		if (lws_service(gw->ctx, 0) < 0)
+		if (gw->uv_loop)
+			uv_run(gw->uv_loop,
+			       UV_RUN_ONCE); /* one wait for events, then its callbacks */
+		else if (lws_service(gw->ctx, 0) < 0)
 			break;
 		if (gw->stop_requested && !gw->shutting_down) {
 			/* Graceful stop: refuse new sessions and sends, let every queued
@@ -1467,8 +1560,7 @@ void gateway_free(gateway *gw)
 {
 	if (!gw)
 		return;
-	if (gw->ctx)
-		lws_context_destroy(gw->ctx);
+	destroy_context(gw);
 	webhooks_free_all(gw);
 	rest_free_all(gw);
 	gc_stop(gw->gc); /* finishes anything still queued, closes the store */
@@ -1485,5 +1577,6 @@ void gateway_free(gateway *gw)
 			gw->users[b] = u->hnext;
 			free(u);
 		}
+	pthread_mutex_destroy(&gw->wake_mu);
 	free(gw);
 }

@@ -7,6 +7,7 @@
 #define SOUK_SERVER_GATEWAY_INTERNAL_H
 
 #include <libwebsockets.h>
+#include <pthread.h>
 #include <signal.h>
 
 #include "config.h"
@@ -129,6 +130,10 @@ enum { CONN_BUCKETS = 4096, USER_BUCKETS = 4096 };
 struct gateway {
 	souk_config cfg;
 	struct lws_context *ctx;
+	void *uv_loop; /* uv_loop_t of event_loop "epoll"; NULL: lws' own poll() loop */
+	/* the storage thread's wake-up (lws_cancel_service) only while ctx is alive */
+	pthread_mutex_t wake_mu;
+	int wake_live;
 	struct lws_vhost *vh;
 	group_commit *gc;
 	int port;
