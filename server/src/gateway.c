@@ -216,8 +216,9 @@ static void queue_free(conn *c)
 	c->q_frames = c->q_bytes = 0;
 }
 
-/* Takes ownership of buf (frame at buf + LWS_PRE, len bytes). */
-static void enqueue_raw(conn *c, uint8_t *buf, size_t len)
+/* Takes ownership of buf (frame at buf + LWS_PRE, len bytes). stage (OUT_*) and stamp_us:
+ * the latency histogram its write ends, measured from stamp_us (OUT_PLAIN: none). */
+static void enqueue_raw(conn *c, uint8_t *buf, size_t len, int stage, int64_t stamp_us)
 {
 	if (c->close_code == SOUK_WIRE_CLOSE_SLOW) {
 		free(buf);
@@ -242,6 +243,8 @@ static void enqueue_raw(conn *c, uint8_t *buf, size_t len)
 	m->next = NULL;
 	m->buf = buf;
 	m->len = len;
+	m->stage = stage;
+	m->stamp_us = stamp_us;
 	if (c->q_tail)
 		c->q_tail->next = m;
 	else
@@ -252,7 +255,7 @@ static void enqueue_raw(conn *c, uint8_t *buf, size_t len)
 	conn_want_write(c);
 }
 
-static void send_frame(conn *c, const Souk__V1__Frame *f)
+static void send_frame_stamped(conn *c, const Souk__V1__Frame *f, int stage, int64_t stamp_us)
 {
 	uint8_t *buf;
 	size_t len;
@@ -260,7 +263,12 @@ static void send_frame(conn *c, const Souk__V1__Frame *f)
 		conn_close(c, SOUK_WIRE_CLOSE_INTERNAL, "cannot encode frame");
 		return;
 	}
-	enqueue_raw(c, buf, len);
+	enqueue_raw(c, buf, len, stage, stamp_us);
+}
+
+static void send_frame(conn *c, const Souk__V1__Frame *f)
+{
+	send_frame_stamped(c, f, OUT_PLAIN, 0);
 }
 
 static void send_error(conn *c, uint64_t request_id, int code, const char *why,
@@ -312,7 +320,10 @@ static size_t send_events(conn *c, uint64_t request_id, int as_page, const store
 	}
 	c->sent_up_to += used;
 	atomic_fetch_add(&g_metrics.events_delivered, used);
-	enqueue_raw(c, buf, len);
+	/* a live push from a send's completion is timed to its write (souk_event_write_seconds);
+	 * pages and catch-up reads are not */
+	int64_t stamp = as_page || request_id ? 0 : c->gw->live_event_stamp_us;
+	enqueue_raw(c, buf, len, stamp ? OUT_LIVE_EVENT : OUT_PLAIN, stamp);
 	return used;
 }
 
@@ -505,6 +516,7 @@ static int take_token(gateway *gw, user_entry *u, uint32_t *retry_ms)
 
 static void on_send(conn *c, Souk__V1__Frame *f)
 {
+	int64_t t_recv = souk_mono_us(); /* the stages of souk_send_*_seconds start here */
 	gateway *gw = c->gw;
 	Souk__V1__Send *s = f->send;
 	uint32_t retry_ms = 0;
@@ -537,6 +549,7 @@ static void on_send(conn *c, Souk__V1__Frame *f)
 		return;
 	}
 	op->frame = f;
+	op->t_recv_us = t_recv;
 	gc_submit(gw->gc, op);
 }
 
@@ -885,6 +898,10 @@ static void complete(gateway *gw, gc_op *op)
 	case GC_SEND: {
 		const ProtobufCBinaryData *cmid = &op->frame->send->client_msg_id;
 		if (op->status == 0) {
+			int64_t now = souk_mono_us();
+			metrics_observe_stage(METRICS_SEND_QUEUE, op->t_group_us - op->t_recv_us);
+			metrics_observe_stage(METRICS_SEND_GROUP, op->t_commit_us - op->t_group_us);
+			metrics_observe_stage(METRICS_SEND_COMPLETION, now - op->t_commit_us);
 			atomic_fetch_add(op->send.duplicate ? &g_metrics.messages_duplicate
 							    : &g_metrics.messages_accepted,
 					 1);
@@ -900,9 +917,11 @@ static void complete(gateway *gw, gc_op *op)
 				f.request_id = op->request_id;
 				f.body_case = SOUK__V1__FRAME__BODY_SEND_ACK;
 				f.send_ack = &a;
-				send_frame(c, &f);
+				send_frame_stamped(c, &f, OUT_SEND_ACK, op->t_recv_us);
 			}
+			gw->live_event_stamp_us = now;
 			gw_deliver(gw, op->app_id, &op->appends);
+			gw->live_event_stamp_us = 0;
 			if (!op->send.duplicate)
 				webhooks_poke(gw);
 		} else {
@@ -1194,6 +1213,11 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			c->q_frames--;
 			c->q_bytes -= m->len;
 			int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
+			if (m->stage != OUT_PLAIN && n >= 0)
+				metrics_observe_stage(m->stage == OUT_SEND_ACK
+							      ? METRICS_SEND_ACK
+							      : METRICS_EVENT_WRITE,
+						      souk_mono_us() - m->stamp_us);
 			free(m->buf);
 			free(m);
 			if (n < 0)
