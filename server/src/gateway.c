@@ -1178,6 +1178,8 @@ void gw_conn_closed(gateway *gw, conn *c)
 
 /* ---- WebSocket: /v1/ws, souk.v1 ---------------------------------------------------- */
 
+enum { WRITES_PER_CALLBACK = 16 };
+
 static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		   size_t len)
 {
@@ -1205,23 +1207,32 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 					       !lws_remaining_packet_payload(wsi));
 
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
-		outmsg *m = c->q_head;
-		if (m) {
-			c->q_head = m->next;
-			if (!c->q_head)
-				c->q_tail = NULL;
-			c->q_frames--;
-			c->q_bytes -= m->len;
-			int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
-			if (m->stage != OUT_PLAIN && n >= 0)
-				metrics_observe_stage(m->stage == OUT_SEND_ACK
-							      ? METRICS_SEND_ACK
-							      : METRICS_EVENT_WRITE,
-						      souk_mono_us() - m->stamp_us);
-			free(m->buf);
-			free(m);
-			if (n < 0)
-				return -1;
+		/* Several frames per callback (an ack and the sender's own event, say): each
+		 * callback costs a loop iteration (a poll() over every socket), and a frame
+		 * left for the next one waits that long. lws buffers a write the socket did
+		 * not take whole; then we stop (lws_partial_buffered) until it is writable
+		 * again. The cap keeps one busy connection from holding the loop. */
+		if (c->q_head) {
+			for (int k = 0; c->q_head && k < WRITES_PER_CALLBACK; k++) {
+				outmsg *m = c->q_head;
+				c->q_head = m->next;
+				if (!c->q_head)
+					c->q_tail = NULL;
+				c->q_frames--;
+				c->q_bytes -= m->len;
+				int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
+				if (m->stage != OUT_PLAIN && n >= 0)
+					metrics_observe_stage(m->stage == OUT_SEND_ACK
+								      ? METRICS_SEND_ACK
+								      : METRICS_EVENT_WRITE,
+							      souk_mono_us() - m->stamp_us);
+				free(m->buf);
+				free(m);
+				if (n < 0)
+					return -1;
+				if (lws_partial_buffered(wsi))
+					break;
+			}
 			if (c->q_head || c->close_code)
 				lws_callback_on_writable(wsi);
 			return 0;
