@@ -155,6 +155,7 @@ struct gateway {
 	/* while a send's completion pushes its events live (gateway.c: complete): when the
 	 * completion ran, for souk_event_write_seconds; 0 otherwise */
 	int64_t live_event_stamp_us;
+	int write_direct; /* completions are being drained: enqueue_raw() may write at once */
 };
 
 /* gateway.c */
