@@ -13,6 +13,11 @@ message, bytes written and read per message (/proc/PID/io: write_bytes reaches t
 wchar/rchar are what soukd asked for), store operations per message and the group-commit
 figures (/metrics). One JSON line per run, with the load average. Wall-clock rates on a
 busy machine are noisy; the per-message figures much less so.
+
+`stages` (builds that have them): per stage of a send (souk_send_queue_seconds …
+souk_event_write_seconds, docs/operations.md), from the /metrics deltas over the window,
+the count, the mean and p50/p99 estimated from the buckets (linear inside a bucket, so
+only as fine as the buckets: 0.5 ms … 1 s). A table of them is printed to stderr too.
 """
 import argparse
 import importlib.util
@@ -72,6 +77,52 @@ def kb(nbytes, msgs):
     return round(nbytes / 1024 / max(msgs, 1), 2)
 
 
+# soukd's per-send stage histograms (docs/operations.md); older builds have none
+STAGES = [("queue", "souk_send_queue_seconds"), ("group", "souk_send_group_seconds"),
+          ("completion", "souk_send_completion_seconds"), ("ack", "souk_send_ack_seconds"),
+          ("event_write", "souk_event_write_seconds")]
+
+
+def hist_quantile(buckets, q):
+    """Estimated q-quantile (seconds) from cumulative (le, count) pairs, interpolating
+    linearly inside the bucket that holds it, as Prometheus' histogram_quantile does; a
+    quantile in the +Inf bucket is reported as the last finite bound."""
+    total = buckets[-1][1] if buckets else 0
+    if total <= 0:
+        return None
+    rank, lo, prev = q * total, 0.0, 0.0
+    for le, cum in buckets:
+        if cum >= rank:
+            if le == float("inf"):
+                return lo
+            if cum == prev:
+                return le
+            return lo + (le - lo) * (rank - prev) / (cum - prev)
+        lo, prev = le, cum
+    return lo
+
+
+def stages(m0, m1):
+    """Per stage over the window: count, mean and estimated p50/p99, in ms."""
+    out = {}
+    for short, name in STAGES:
+        if name + "_count" not in m1:
+            continue
+        n = m1[name + "_count"] - m0.get(name + "_count", 0)
+        tot = m1[name + "_sum"] - m0.get(name + "_sum", 0)
+        b = []
+        for k in m1:
+            if k.startswith(name + "_bucket{"):
+                le = k.split('"')[1]
+                b.append((float("inf") if "Inf" in le else float(le), m1[k] - m0.get(k, 0)))
+        b.sort()
+        q = {x: hist_quantile(b, x) for x in (0.5, 0.99)}
+        out[short] = {"n": int(n), "mean_ms": round(1000 * tot / n, 2) if n else None,
+                      "p50_ms": round(1000 * q[0.5], 2) if q[0.5] is not None else None,
+                      "p99_ms": round(1000 * q[0.99], 2) if q[0.99] is not None else None}
+    return out
+
+
 def one(name, bindir, a, work):
     bins = {"soukd": os.path.join(bindir, "soukd"), "soukctl": os.path.join(bindir, "soukctl"),
             "loadgen": a.loadgen}
@@ -114,6 +165,9 @@ def one(name, bindir, a, work):
                "loadgen_cpu_us_per_msg": round((g1 - g0) * 1e6 /
                                                max(res["received_window"], 1), 1),
                "errors": res["errors"]}
+        st = stages(m0, m1)
+        if st:
+            out["stages"] = st
         if a.rate > 0:
             lat = w.latencies_us()
             out["lat_n"] = len(lat)
@@ -148,7 +202,12 @@ def main():
         for _ in range(a.rounds):
             for v in a.variants:
                 name, _, d = v.partition(":")
-                print(json.dumps(one(name, d, a, work)), flush=True)
+                r = one(name, d, a, work)
+                print(json.dumps(r), flush=True)
+                for short, v in r.get("stages", {}).items():
+                    print("  %-8s %-11s n %7d  mean %8s ms  p50 %8s ms  p99 %8s ms" %
+                          (r["name"], short, v["n"], v["mean_ms"], v["p50_ms"], v["p99_ms"]),
+                          file=sys.stderr, flush=True)
     finally:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)

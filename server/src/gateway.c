@@ -31,9 +31,6 @@
 #include <dlfcn.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 #endif
 
 #include "auth.h"
@@ -194,10 +191,6 @@ static void app_store(gateway *gw, store_app *app)
 
 /* ---- sending ----------------------------------------------------------------------- */
 
-/* what one WRITEABLE callback writes at most after its first frame (LWS_CALLBACK_SERVER_WRITEABLE)
- */
-enum { WRITE_BUDGET_BYTES = 16384 };
-
 /* The output seam: a connection without a socket (wsi NULL, tests/fuzz/fuzz_dispatch.c)
  * keeps its frames in its send queue, where the caller reads them. */
 static void conn_want_write(conn *c)
@@ -226,11 +219,39 @@ static void queue_free(conn *c)
 	c->q_frames = c->q_bytes = 0;
 }
 
-/* Takes ownership of buf (frame at buf + LWS_PRE, len bytes). */
-static void enqueue_raw(conn *c, uint8_t *buf, size_t len)
+/* A frame handed to lws_write ends the latency stage it was stamped for (OUT_*). */
+static void observe_write(int stage, int64_t stamp_us)
+{
+	if (stage != OUT_PLAIN)
+		metrics_observe_stage(stage == OUT_SEND_ACK ? METRICS_SEND_ACK
+							    : METRICS_EVENT_WRITE,
+				      souk_mono_us() - stamp_us);
+}
+
+/* Takes ownership of buf (frame at buf + LWS_PRE, len bytes). stage (OUT_*) and stamp_us:
+ * the latency histogram its write ends, measured from stamp_us (OUT_PLAIN: none).
+ *
+ * While completions are drained (gw->write_direct), a frame for a connection with nothing
+ * queued and nothing buffered by lws is written at once instead of waiting for a WRITEABLE
+ * callback: that wait is a whole loop iteration (a poll() over every socket, then every
+ * other callback of it), which at half the durable rate was most of the time from COMMIT
+ * to the recipient's EventBatch (docs/performance.md). lws buffers what the socket does
+ * not take and holds WRITEABLE back until it is out (lws-write.h, "Truncated Writes");
+ * frames queued after that keep their order behind it. */
+static void enqueue_raw(conn *c, uint8_t *buf, size_t len, int stage, int64_t stamp_us)
 {
 	if (c->close_code == SOUK_WIRE_CLOSE_SLOW) {
 		free(buf);
+		return;
+	}
+	if (c->gw->write_direct && c->wsi && !c->q_head && !c->close_code &&
+	    !lws_partial_buffered(c->wsi)) {
+		int n = lws_write(c->wsi, buf + LWS_PRE, len, LWS_WRITE_BINARY);
+		free(buf);
+		if (n < 0)
+			conn_close(c, SOUK_WIRE_CLOSE_INTERNAL, "write failed");
+		else
+			observe_write(stage, stamp_us);
 		return;
 	}
 	if (c->q_frames + 1 > (size_t)c->gw->cfg.send_queue_max_frames ||
@@ -252,6 +273,8 @@ static void enqueue_raw(conn *c, uint8_t *buf, size_t len)
 	m->next = NULL;
 	m->buf = buf;
 	m->len = len;
+	m->stage = stage;
+	m->stamp_us = stamp_us;
 	if (c->q_tail)
 		c->q_tail->next = m;
 	else
@@ -262,7 +285,7 @@ static void enqueue_raw(conn *c, uint8_t *buf, size_t len)
 	conn_want_write(c);
 }
 
-static void send_frame(conn *c, const Souk__V1__Frame *f)
+static void send_frame_stamped(conn *c, const Souk__V1__Frame *f, int stage, int64_t stamp_us)
 {
 	uint8_t *buf;
 	size_t len;
@@ -270,7 +293,12 @@ static void send_frame(conn *c, const Souk__V1__Frame *f)
 		conn_close(c, SOUK_WIRE_CLOSE_INTERNAL, "cannot encode frame");
 		return;
 	}
-	enqueue_raw(c, buf, len);
+	enqueue_raw(c, buf, len, stage, stamp_us);
+}
+
+static void send_frame(conn *c, const Souk__V1__Frame *f)
+{
+	send_frame_stamped(c, f, OUT_PLAIN, 0);
 }
 
 static void send_error(conn *c, uint64_t request_id, int code, const char *why,
@@ -322,7 +350,10 @@ static size_t send_events(conn *c, uint64_t request_id, int as_page, const store
 	}
 	c->sent_up_to += used;
 	atomic_fetch_add(&g_metrics.events_delivered, used);
-	enqueue_raw(c, buf, len);
+	/* a live push from a send's completion is timed to its write (souk_event_write_seconds);
+	 * pages and catch-up reads are not */
+	int64_t stamp = as_page || request_id ? 0 : c->gw->live_event_stamp_us;
+	enqueue_raw(c, buf, len, stamp ? OUT_LIVE_EVENT : OUT_PLAIN, stamp);
 	return used;
 }
 
@@ -519,6 +550,7 @@ static int take_token(gateway *gw, user_entry *u, uint32_t *retry_ms)
 
 static void on_send(conn *c, Souk__V1__Frame *f)
 {
+	int64_t t_recv = souk_mono_us(); /* the stages of souk_send_*_seconds start here */
 	gateway *gw = c->gw;
 	Souk__V1__Send *s = f->send;
 	uint32_t retry_ms = 0;
@@ -551,6 +583,7 @@ static void on_send(conn *c, Souk__V1__Frame *f)
 		return;
 	}
 	op->frame = f;
+	op->t_recv_us = t_recv;
 	gc_submit(gw->gc, op);
 }
 
@@ -899,6 +932,10 @@ static void complete(gateway *gw, gc_op *op)
 	case GC_SEND: {
 		const ProtobufCBinaryData *cmid = &op->frame->send->client_msg_id;
 		if (op->status == 0) {
+			int64_t now = souk_mono_us();
+			metrics_observe_stage(METRICS_SEND_QUEUE, op->t_group_us - op->t_recv_us);
+			metrics_observe_stage(METRICS_SEND_GROUP, op->t_commit_us - op->t_group_us);
+			metrics_observe_stage(METRICS_SEND_COMPLETION, now - op->t_commit_us);
 			atomic_fetch_add(op->send.duplicate ? &g_metrics.messages_duplicate
 							    : &g_metrics.messages_accepted,
 					 1);
@@ -914,9 +951,11 @@ static void complete(gateway *gw, gc_op *op)
 				f.request_id = op->request_id;
 				f.body_case = SOUK__V1__FRAME__BODY_SEND_ACK;
 				f.send_ack = &a;
-				send_frame(c, &f);
+				send_frame_stamped(c, &f, OUT_SEND_ACK, op->t_recv_us);
 			}
+			gw->live_event_stamp_us = now;
 			gw_deliver(gw, op->app_id, &op->appends);
+			gw->live_event_stamp_us = 0;
 			if (!op->send.duplicate)
 				webhooks_poke(gw);
 		} else {
@@ -1010,12 +1049,14 @@ size_t gw_drain_completions(gateway *gw)
 {
 	size_t n = 0;
 	gc_op *list = gc_take_done(gw->gc);
+	gw->write_direct = 1; /* see enqueue_raw() */
 	while (list) {
 		gc_op *next = list->next;
 		complete(gw, list);
 		list = next;
 		n++;
 	}
+	gw->write_direct = 0;
 	return n;
 }
 
@@ -1173,6 +1214,8 @@ void gw_conn_closed(gateway *gw, conn *c)
 
 /* ---- WebSocket: /v1/ws, souk.v1 ---------------------------------------------------- */
 
+enum { WRITES_PER_CALLBACK = 16 };
+
 static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		   size_t len)
 {
@@ -1200,38 +1243,29 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 					       !lws_remaining_packet_payload(wsi));
 
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
+		/* Several frames per callback (an ack and the sender's own event, say): each
+		 * callback costs a loop iteration (a poll() over every socket), and a frame
+		 * left for the next one waits that long. lws buffers a write the socket did
+		 * not take whole; then we stop (lws_partial_buffered) until it is writable
+		 * again. The cap keeps one busy connection from holding the loop. */
 		if (c->q_head) {
-			/* Several queued frames go out in one callback (a SendAck and the event
-			 * batch for the sender's own device are queued together), corked so the
-			 * kernel sends them as one segment: one wake-up of the loop and of the
-			 * device instead of one per frame. A frame follows another only while the
-			 * socket takes it whole (lws_send_pipe_choked: nothing pending in lws and
-			 * the socket writable): lws 4.1 garbles a frame written after a partial
-			 * one (test_limits' slow reader saw broken frames). */
-			int fd = lws_get_socket_fd(wsi), one = 1, zero = 0;
-			int cork = fd >= 0 && c->q_head->next &&
-				   setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one)) == 0;
-			size_t budget = WRITE_BUDGET_BYTES;
-			int n = 0;
-			for (int k = 0;
-			     c->q_head && n >= 0 &&
-			     (k == 0 || (c->q_head->len <= budget && !lws_send_pipe_choked(wsi)));
-			     k++) {
+			for (int k = 0; c->q_head && k < WRITES_PER_CALLBACK; k++) {
 				outmsg *m = c->q_head;
 				c->q_head = m->next;
 				if (!c->q_head)
 					c->q_tail = NULL;
 				c->q_frames--;
 				c->q_bytes -= m->len;
-				budget = m->len < budget ? budget - m->len : 0;
-				n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
+				int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
+				if (n >= 0)
+					observe_write(m->stage, m->stamp_us);
 				free(m->buf);
 				free(m);
+				if (n < 0)
+					return -1;
+				if (lws_partial_buffered(wsi))
+					break;
 			}
-			if (cork)
-				setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero));
-			if (n < 0)
-				return -1;
 			if (c->q_head || c->close_code)
 				lws_callback_on_writable(wsi);
 			return 0;

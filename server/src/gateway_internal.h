@@ -67,8 +67,12 @@ typedef struct webhook_state {
 typedef struct outmsg {
 	struct outmsg *next;
 	size_t len;
-	uint8_t *buf; /* LWS_PRE headroom, then the frame */
+	uint8_t *buf;	  /* LWS_PRE headroom, then the frame */
+	int64_t stamp_us; /* stage != OUT_PLAIN: souk_mono_us() the stage is measured from */
+	int stage;	  /* OUT_*: which histogram its lws_write ends (metrics.h) */
 } outmsg;
+
+enum { OUT_PLAIN, OUT_SEND_ACK, OUT_LIVE_EVENT };
 
 typedef struct user_entry user_entry;
 
@@ -153,6 +157,10 @@ struct gateway {
 	struct lws_vhost *client_vh; /* outbound HTTP (webhooks) */
 	rest_state rest;
 	webhook_state webhooks;
+	/* while a send's completion pushes its events live (gateway.c: complete): when the
+	 * completion ran, for souk_event_write_seconds; 0 otherwise */
+	int64_t live_event_stamp_us;
+	int write_direct; /* completions are being drained: enqueue_raw() may write at once */
 };
 
 /* gateway.c */

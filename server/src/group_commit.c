@@ -229,6 +229,8 @@ static void run_batch(group_commit *gc, gc_op *batch, size_t n)
 
 	if (writes) {
 		int64_t t0 = souk_mono_us();
+		for (gc_op *op = batch; op; op = op->next)
+			op->t_group_us = t0; /* souk_send_queue_seconds ends here */
 		int rc = run_writes(s, batch, careful);
 		if (rc > 0)
 			rc = run_writes(s, batch, 1);
@@ -244,8 +246,12 @@ static void run_batch(group_commit *gc, gc_op *batch, size_t n)
 				}
 			}
 		}
+		int64_t t1 = souk_mono_us();
+		for (gc_op *op = batch; op; op = op->next)
+			op->t_commit_us =
+				t1; /* also after a failed COMMIT: the answer waits on it */
 		if (began)
-			metrics_observe_commit(writes, souk_mono_us() - t0);
+			metrics_observe_commit(writes, t1 - t0);
 	}
 	for (gc_op *op = batch; op; op = op->next)
 		if (!is_write(op))

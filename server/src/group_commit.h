@@ -48,9 +48,12 @@ typedef struct gc_op {
 	int platform;
 	char sdk_version[SOUK_WIRE_MAX_SHORT + 1];
 	int64_t now_ms;
+	int64_t t_recv_us; /* GC_SEND: souk_mono_us() when the loop had the decoded request */
 
 	/* outputs */
-	int status; /* 0, > 0 a souk.v1 ErrorCode, < 0 storage failure */
+	int64_t t_group_us;  /* writes: souk_mono_us() at the start of their group */
+	int64_t t_commit_us; /* writes: souk_mono_us() when the group's COMMIT returned */
+	int status;	     /* 0, > 0 a souk.v1 ErrorCode, < 0 storage failure */
 	store_send_res send;
 	store_conv *conv;	     /* GC_OPEN_*: malloc'ed result */
 	store_events events;	     /* GC_READ_EVENTS */

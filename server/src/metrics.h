@@ -7,7 +7,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { METRICS_BATCH_BUCKETS = 9, METRICS_LAT_BUCKETS = 10 };
+enum { METRICS_BATCH_BUCKETS = 9, METRICS_LAT_BUCKETS = 10, METRICS_STAGE_BUCKETS = 15 };
+
+/* The stages of one send (docs/operations.md, "/metrics"), each a histogram in seconds. */
+typedef enum metrics_stage {
+	METRICS_SEND_QUEUE,	 /* decoded SendRequest -> start of its storage group */
+	METRICS_SEND_GROUP,	 /* group start -> COMMIT returned */
+	METRICS_SEND_COMPLETION, /* COMMIT returned -> the loop thread runs the completion */
+	METRICS_SEND_ACK,	 /* decoded SendRequest -> SendAck handed to lws_write */
+	METRICS_EVENT_WRITE,	 /* completion -> live EventBatch handed to lws_write, per device */
+	METRICS_STAGES
+} metrics_stage;
+
+/* One observation costs two relaxed atomic adds: the buckets are kept per interval (not
+ * cumulative) and cumulated when /metrics is rendered; the last one is over 1 s. */
+typedef struct metrics_hist {
+	atomic_uint_fast64_t bucket[METRICS_STAGE_BUCKETS + 1];
+	atomic_uint_fast64_t sum_us;
+} metrics_hist;
 
 typedef struct souk_metrics {
 	atomic_uint_fast64_t connections_current;
@@ -28,11 +45,14 @@ typedef struct souk_metrics {
 	atomic_uint_fast64_t batch_bucket[METRICS_BATCH_BUCKETS]; /* cumulative le buckets */
 	atomic_uint_fast64_t lat_bucket[METRICS_LAT_BUCKETS];
 	atomic_uint_fast64_t storage_queue;
+	metrics_hist stage[METRICS_STAGES];
 } souk_metrics;
 
 extern souk_metrics g_metrics;
 
 void metrics_observe_commit(size_t ops, int64_t micros);
+/* Records one send's stage duration (any thread; a negative one counts as 0). */
+void metrics_observe_stage(metrics_stage stage, int64_t micros);
 /* Renders the Prometheus exposition into buf; returns its length (truncated to cap). */
 size_t metrics_render(char *buf, size_t cap);
 

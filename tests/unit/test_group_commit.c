@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -12,6 +13,7 @@
 #include "group_commit.h"
 #include "metrics.h"
 #include "unit_util.h"
+#include "util.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -77,10 +79,15 @@ static void groups_commit_and_answer_in_order(void **state)
 
 	group_commit *gc = gc_start(s, 1024, wake, NULL);
 	enum { N = 2000 };
-	for (uint32_t i = 0; i < N; i++)
-		gc_submit(gc, send_op(app.app_id,
-				      i % 100 == 7 ? "conv_missing" : conv.conversation_id, i));
+	int64_t t_submit_first = souk_mono_us();
+	for (uint32_t i = 0; i < N; i++) {
+		gc_op *op = send_op(app.app_id,
+				    i % 100 == 7 ? "conv_missing" : conv.conversation_id, i);
+		op->t_recv_us = souk_mono_us();
+		gc_submit(gc, op);
+	}
 	uint64_t next_rid = 1, last_seq = 1, ok = 0, refused = 0;
+	int64_t prev_group = 0, prev_commit = 0;
 	while (next_rid <= N) {
 		pthread_mutex_lock(&mu);
 		while (!wakes)
@@ -91,6 +98,19 @@ static void groups_commit_and_answer_in_order(void **state)
 			n = op->next;
 			assert_int_equal(op->request_id, next_rid); /* FIFO answers */
 			next_rid++;
+			/* the stage stamps (souk_send_*_seconds): a group starts after its ops
+			 * were queued and commits after it started; groups run one at a time */
+			assert_true(op->t_group_us >= op->t_recv_us);
+			assert_true(op->t_recv_us >= t_submit_first);
+			assert_true(op->t_commit_us >= op->t_group_us);
+			assert_true(op->t_commit_us <= souk_mono_us());
+			if (op->t_group_us != prev_group) { /* the next group */
+				assert_true(op->t_group_us >= prev_commit);
+				prev_group = op->t_group_us;
+			} else {
+				assert_int_equal(op->t_commit_us, prev_commit); /* one COMMIT */
+			}
+			prev_commit = op->t_commit_us;
 			if (op->status == 0) {
 				assert_int_equal(op->send.seq, last_seq + 1); /* dense */
 				last_seq = op->send.seq;
@@ -228,9 +248,37 @@ static void failed_send_without_savepoint_does_not_poison_group(void **state)
 	rm_data_dir(dir);
 }
 
+/* The stage histograms render as Prometheus expects: cumulative buckets, +Inf = _count. */
+static void stage_histogram_renders_cumulative(void **state)
+{
+	(void)state;
+	metrics_observe_stage(METRICS_SEND_QUEUE, 0);	    /* le 0.0005 */
+	metrics_observe_stage(METRICS_SEND_QUEUE, 500);	    /* le 0.0005: bounds inclusive */
+	metrics_observe_stage(METRICS_SEND_QUEUE, 501);	    /* le 0.001 */
+	metrics_observe_stage(METRICS_SEND_QUEUE, 180000);  /* le 0.2 */
+	metrics_observe_stage(METRICS_SEND_QUEUE, 5000000); /* over 1 s: +Inf only */
+	metrics_observe_stage(METRICS_SEND_QUEUE, -3);	    /* a clock step back: 0 */
+	static char buf[32768];
+	size_t n = metrics_render(buf, sizeof(buf));
+	assert_true(n > 0 && n < sizeof(buf) - 1);
+	assert_non_null(strstr(buf, "# TYPE souk_send_queue_seconds histogram\n"));
+	assert_non_null(strstr(buf, "souk_send_queue_seconds_bucket{le=\"0.0005\"} 3\n"));
+	assert_non_null(strstr(buf, "souk_send_queue_seconds_bucket{le=\"0.001\"} 4\n"));
+	assert_non_null(strstr(buf, "souk_send_queue_seconds_bucket{le=\"0.15\"} 4\n"));
+	assert_non_null(strstr(buf, "souk_send_queue_seconds_bucket{le=\"0.2\"} 5\n"));
+	assert_non_null(strstr(buf, "souk_send_queue_seconds_bucket{le=\"1\"} 5\n"));
+	assert_non_null(strstr(buf, "souk_send_queue_seconds_bucket{le=\"+Inf\"} 6\n"));
+	assert_non_null(strstr(buf, "souk_send_queue_seconds_count 6\n"));
+	assert_non_null(strstr(buf, "souk_send_queue_seconds_sum 5.181001\n"));
+	assert_non_null(strstr(buf, "souk_event_write_seconds_count 0\n"));
+	/* soukd renders /metrics into 16 KiB (rest.c): everything must fit */
+	assert_true(n < 16384 - 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(stage_histogram_renders_cumulative),
 		cmocka_unit_test(groups_commit_and_answer_in_order),
 		cmocka_unit_test(failed_send_without_savepoint_does_not_poison_group),
 	};
