@@ -16,7 +16,8 @@ PKGS=(
   openjdk-17-jdk-headless
   # bench/: Mosquitto (broker + client library) for the side-by-side figures
   mosquitto libmosquitto-dev
-  # bench/: souk_loadgen runs libwebsockets on libuv (both come with libwebsockets-dev today)
+  # soukd and bench/souk_loadgen run libwebsockets on libuv (event_loop "epoll"): the
+  # library and lws' libuv plugin (both come with libwebsockets-dev today)
   libuv1-dev libwebsockets-evlib-uv
 )
 # npm for the Kotlin compiler; a machine whose Node.js already ships npm keeps it

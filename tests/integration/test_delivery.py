@@ -211,5 +211,13 @@ class DeliveryTest(unittest.TestCase):
         self.assertIn('souk_commit_seconds_bucket{le="+Inf"}', m)
 
 
+class DeliveryOnPollLoopTest(DeliveryTest):
+    """The same delivery tests on lws' own poll() loop (event_loop "poll"; the default,
+    "epoll", runs lws on libuv)."""
+    def setUp(self):
+        self.s = Server(config={"send_rate_per_s": 10000, "send_burst": 10000,
+                                "event_loop": "poll"}).start()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -66,6 +66,15 @@ static void file_env_and_errors(void **state)
 	config_defaults(&c);
 	assert_int_equal(config_set(&c, "tls_cert", "/x.pem", err, sizeof(err)), 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	/* the event loop: epoll (libuv) by default, poll on request, nothing else */
+	config_defaults(&c);
+	assert_string_equal(c.event_loop, "epoll");
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "event_loop", "poll", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "event_loop", "select", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "event_loop"));
 	config_defaults(&c);
 	char host[64];
 	int port;
