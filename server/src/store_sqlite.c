@@ -331,13 +331,16 @@ static void sq_release(souk_store *s, int ok)
  * connection on a thread of its own (PASSIVE: it never blocks the writer), so the storage
  * thread goes on committing while the bulk of the pages is copied and the database file
  * fsynced. Frames committed during a round are copied by further, shorter rounds (at most
- * four) until fewer than CHECKPOINT_FRAMES / 16 remain; those the storage thread copies
+ * eight) until fewer than CHECKPOINT_FRAMES / 128 remain; those the storage thread copies
  * itself, between two groups (sq_maintain), which lets the next commit start the WAL over
  * (SQLite restarts the WAL only when every frame is in the database): the WAL stays near
- * CHECKPOINT_FRAMES plus a few rounds' worth of commits.
+ * CHECKPOINT_FRAMES plus a few rounds' worth of commits. That copy stalls every send
+ * queued behind it: with a tail of up to 1,024 frames (4 rounds) it was the p99 at half
+ * the durable rate; up to 128 frames (8 rounds) took the p99 from 58-65 ms to 31-44 ms
+ * (docs/performance.md).
  * If the thread cannot start, the storage thread checkpoints between groups itself.
  */
-enum { CHECKPOINT_FRAMES = 16384, CHECKPOINT_TAIL_DIV = 16 };
+enum { CHECKPOINT_FRAMES = 16384, CHECKPOINT_TAIL_DIV = 128, CHECKPOINT_ROUNDS = 8 };
 
 typedef struct sqs_checkpointer {
 	sqlite3 *db;
@@ -448,7 +451,7 @@ static int sq_maintain(souk_store *s)
 		/* what was committed during the round: another round while that is much
 		 * (each one is shorter), then here */
 		if (ss->wal_frames - ss->ckpt_from <= ss->checkpoint_frames / CHECKPOINT_TAIL_DIV ||
-		    ++ss->ckpt_rounds >= 4) {
+		    ++ss->ckpt_rounds >= CHECKPOINT_ROUNDS) {
 			ss->ckpt_rounds = 0;
 			return checkpoint_here(ss);
 		}
