@@ -208,6 +208,19 @@ static void conn_close(conn *c, int code, const char *why)
 	conn_want_write(c);
 }
 
+outmsg *gw_conn_pop(conn *c)
+{
+	outmsg *m = c->q_head;
+	if (!m)
+		return NULL;
+	c->q_head = m->next;
+	if (!c->q_head)
+		c->q_tail = NULL;
+	c->q_frames--;
+	c->q_bytes -= m->len;
+	return m;
+}
+
 static void queue_free(conn *c)
 {
 	for (outmsg *m = c->q_head, *n; m; m = n) {
@@ -1244,18 +1257,13 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
 		/* Several frames per callback (an ack and the sender's own event, say): each
-		 * callback costs a loop iteration (a poll() over every socket), and a frame
-		 * left for the next one waits that long. lws buffers a write the socket did
-		 * not take whole; then we stop (lws_partial_buffered) until it is writable
-		 * again. The cap keeps one busy connection from holding the loop. */
+		 * callback costs a loop iteration (with event_loop "poll", a poll() over every
+		 * socket), and a frame left for the next one waits that long. lws buffers a write
+		 * the socket did not take whole; then we stop (lws_partial_buffered) until it is
+		 * writable again. The cap keeps one busy connection from holding the loop. */
 		if (c->q_head) {
 			for (int k = 0; c->q_head && k < WRITES_PER_CALLBACK; k++) {
-				outmsg *m = c->q_head;
-				c->q_head = m->next;
-				if (!c->q_head)
-					c->q_tail = NULL;
-				c->q_frames--;
-				c->q_bytes -= m->len;
+				outmsg *m = gw_conn_pop(c);
 				int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
 				if (n >= 0)
 					observe_write(m->stage, m->stamp_us);

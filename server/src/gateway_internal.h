@@ -192,6 +192,9 @@ void gw_conn_open(gateway *gw, conn *c, struct lws *wsi);
 int gw_conn_receive(conn *c, const uint8_t *in, size_t len, int binary, int final);
 void gw_conn_closed(gateway *gw, conn *c);
 size_t gw_drain_completions(gateway *gw);
+/* Takes the first frame of a connection's send queue (NULL when empty); the caller writes
+ * it (LWS_CALLBACK_SERVER_WRITEABLE, or the fuzz harness's reader) and frees m->buf and m. */
+outmsg *gw_conn_pop(conn *c);
 
 /* rest.c: HTTP callback for /v1/… REST requests; the completion of GC_REST ops */
 int rest_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -99,8 +99,8 @@ static const char *const MIGRATIONS[] = {
 	" delivery_id);"
 	"CREATE INDEX webhook_deliveries_app ON webhook_deliveries(app_id, state, delivery_id);",
 	/* version 3: sequences are read from the rows that carry them (see "Sequences") */
-	"ALTER TABLE users DROP COLUMN head_seq;"
-	"ALTER TABLE conversations DROP COLUMN last_conv_seq;",
+	("ALTER TABLE users DROP COLUMN head_seq;"
+	 "ALTER TABLE conversations DROP COLUMN last_conv_seq;"),
 };
 _Static_assert(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]) == SCHEMA_VERSION,
 	       "one migration per schema version");

@@ -524,13 +524,7 @@ static void flush(slot *s)
 	conn *c = s->c;
 	if (!c)
 		return;
-	while (c->q_head) {
-		outmsg *m = c->q_head;
-		c->q_head = m->next;
-		if (!c->q_head)
-			c->q_tail = NULL;
-		c->q_frames--;
-		c->q_bytes -= m->len;
+	for (outmsg *m; (m = gw_conn_pop(c));) {
 		on_output(s, m->buf + LWS_PRE, m->len);
 		free(m->buf);
 		free(m);
