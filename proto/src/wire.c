@@ -53,6 +53,107 @@ static void budget_free(void *data, void *ptr)
 /* The allocator used to free decoded frames: frees are accounted in no budget. */
 static ProtobufCAllocator free_allocator = {budget_alloc, budget_free, NULL};
 
+/* ---- decoding arena --------------------------------------------------------------------- */
+
+/* Blocks in a list, newest first; allocations bump `used` in the newest. A reset keeps the
+ * largest block, so a steady stream of sync pages settles on one block and no malloc. */
+typedef struct arena_block {
+	struct arena_block *next;
+	size_t size, used;
+	_Alignas(16) unsigned char data[];
+} arena_block;
+
+struct souk_wire_arena {
+	arena_block *blocks;
+	size_t taken; /* bytes handed out since the last reset: the decode budget */
+};
+
+enum { ARENA_ALIGN = 16, ARENA_MIN_BLOCK = 16 * 1024 };
+
+souk_wire_arena *souk_wire_arena_new(void)
+{
+	return calloc(1, sizeof(souk_wire_arena));
+}
+
+static void *arena_alloc(void *data, size_t size)
+{
+	souk_wire_arena *a = data;
+	size_t need = (size + (ARENA_ALIGN - 1)) & ~(size_t)(ARENA_ALIGN - 1);
+	if (need < size || need > SOUK_WIRE_DECODE_BUDGET ||
+	    a->taken + need > SOUK_WIRE_DECODE_BUDGET)
+		return NULL;
+	arena_block *b = a->blocks;
+	if (!b || b->size - b->used < need) {
+		/* doubling blocks: a page of 500 events takes a handful of mallocs at first,
+		 * then none once the kept block is big enough */
+		size_t bs = b ? 2 * b->size : ARENA_MIN_BLOCK;
+		while (bs < need)
+			bs *= 2;
+		if (bs > SOUK_WIRE_DECODE_BUDGET) /* need is at most the budget */
+			bs = SOUK_WIRE_DECODE_BUDGET;
+		arena_block *nb = malloc(sizeof(*nb) + bs);
+		if (!nb)
+			return NULL;
+		nb->size = bs;
+		nb->used = 0;
+		nb->next = b;
+		a->blocks = b = nb;
+	}
+	void *p = b->data + b->used;
+	b->used += need;
+	a->taken += need;
+	return p;
+}
+
+static void arena_free_noop(void *data, void *ptr)
+{
+	(void)data; /* given back at the reset */
+	(void)ptr;
+}
+
+void souk_wire_arena_reset(souk_wire_arena *a)
+{
+	if (!a)
+		return;
+	arena_block *keep = NULL;
+	for (arena_block *b = a->blocks; b; b = b->next)
+		if (!keep || b->size > keep->size)
+			keep = b;
+	arena_block *b = a->blocks;
+	while (b) {
+		arena_block *next = b->next;
+		if (b != keep)
+			free(b);
+		b = next;
+	}
+	if (keep) {
+		keep->next = NULL;
+		keep->used = 0;
+	}
+	a->blocks = keep;
+	a->taken = 0;
+}
+
+void souk_wire_arena_trim(souk_wire_arena *a)
+{
+	if (!a)
+		return;
+	arena_block *b = a->blocks;
+	while (b) {
+		arena_block *next = b->next;
+		free(b);
+		b = next;
+	}
+	a->blocks = NULL;
+	a->taken = 0;
+}
+
+void souk_wire_arena_free(souk_wire_arena *a)
+{
+	souk_wire_arena_trim(a);
+	free(a);
+}
+
 /* ---- UTF-8 ------------------------------------------------------------------------- */
 
 int souk_wire_utf8_valid(const char *str, size_t len)
@@ -529,6 +630,34 @@ souk_wire_status souk_wire_decode(const uint8_t *buf, size_t len, int from_clien
 		souk_wire_frame_free(*out);
 		*out = NULL;
 	}
+	return st;
+}
+
+souk_wire_status souk_wire_decode_arena(const uint8_t *buf, size_t len, int from_client,
+					souk_wire_arena *a, Souk__V1__Frame **out)
+{
+	*out = NULL;
+	if (len > SOUK_WIRE_MAX_FRAME)
+		return FAIL(SOUK__V1__ERROR_CODE__FRAME_TOO_LARGE, "frame exceeds 65536 bytes");
+	if (len == 0)
+		return FAIL(SOUK__V1__ERROR_CODE__BAD_FRAME, "empty frame");
+	souk_wire_arena_reset(a);
+	ProtobufCAllocator alloc = {arena_alloc, arena_free_noop, a};
+	Souk__V1__Frame *f = souk__v1__frame__unpack(&alloc, len, buf);
+	if (!f) {
+		souk_wire_arena_reset(a);
+		return FAIL(SOUK__V1__ERROR_CODE__BAD_FRAME,
+			    "frame is not a valid souk.v1.Frame encoding");
+	}
+	if (has_field_zero(&f->base, 0)) {
+		souk_wire_arena_reset(a);
+		return FAIL(SOUK__V1__ERROR_CODE__BAD_FRAME, "frame carries a field numbered 0");
+	}
+	souk_wire_status st = from_client ? validate_client_frame(f) : validate_server_frame(f);
+	if (st.code)
+		souk_wire_arena_reset(a);
+	else
+		*out = f;
 	return st;
 }
 

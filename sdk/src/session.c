@@ -28,6 +28,12 @@
  * cannot be repaired on the same connection — the server never resends what it already
  * sent on it — so the session reconnects at once, and the new connection's sync starts
  * from the last applied event.
+ *
+ * Frames are decoded into two arenas (souk_wire_decode_arena): one for the frame being
+ * handled, one for a held page. A page of 500 events is then a few block allocations,
+ * not thousands of malloc/free pairs, and is released by one reset. While syncing the
+ * arenas keep their block for the next page; once live they give it back after each
+ * frame (an idle connection holds none).
  */
 #include "client.h"
 
@@ -112,8 +118,10 @@ struct souk__session {
 
 	lws_retry_bo_t retry;
 
-	uint32_t sync_limit;   /* events per SyncPage asked for (0: the server's default) */
-	Souk__V1__Frame *held; /* a SyncPage applied once the next request is written */
+	uint32_t sync_limit;	   /* events per SyncPage asked for (0: the server's default) */
+	Souk__V1__Frame *held;	   /* a SyncPage applied once the next request is written */
+	souk_wire_arena *arena[2]; /* decoded frames: the one being handled, the held page */
+	int held_arena;		   /* the arena `held` lives in */
 };
 
 static void request_close(souk__session *s, int code, int err);
@@ -995,13 +1003,15 @@ static void apply_held(souk__session *s)
 		return;
 	s->held = NULL;
 	on_events(s, f->sync_page->events, f->sync_page->n_events, 1, f->sync_page->has_more, 1);
-	souk_wire_frame_free(f);
+	souk_wire_arena_reset(s->arena[s->held_arena]);
 }
 
 static void drop_held(souk__session *s)
 {
-	souk_wire_frame_free(s->held);
+	if (!s->held)
+		return;
 	s->held = NULL;
+	souk_wire_arena_trim(s->arena[s->held_arena]);
 }
 
 /* A sync page with more after it: asks for the next page now and keeps this one, to be
@@ -1042,7 +1052,8 @@ static int on_receive(souk__session *s, struct lws *wsi, const uint8_t *in, size
 	if (!lws_is_final_fragment(wsi))
 		return 0;
 	Souk__V1__Frame *f = NULL;
-	souk_wire_status st = souk_wire_decode(s->rx, s->rxlen, 0, &f);
+	int a = s->held && s->held_arena == 0 ? 1 : 0; /* not the held page's */
+	souk_wire_status st = souk_wire_decode_arena(s->rx, s->rxlen, 0, s->arena[a], &f);
 	s->rxlen = 0;
 	if (st.code) {
 		souk__logf(LG(s), SOUK_LOG_WARN, "invalid frame from the server: %s (%s)", st.why,
@@ -1051,10 +1062,17 @@ static int on_receive(souk__session *s, struct lws *wsi, const uint8_t *in, size
 		return 0;
 	}
 	apply_held(s); /* in stream order: the held page comes first */
-	if (hold_page(s, f))
+	if (hold_page(s, f)) {
+		s->held_arena = a;
 		return 0;
+	}
 	int r = handle_frame(s, f);
-	souk_wire_frame_free(f);
+	if (s->phase == PH_SYNCING || s->held) {
+		souk_wire_arena_reset(s->arena[a]); /* its block serves the next page */
+	} else {
+		souk_wire_arena_trim(s->arena[0]);
+		souk_wire_arena_trim(s->arena[1]);
+	}
 	return r;
 }
 
@@ -1331,7 +1349,12 @@ int souk__session_create(souk_client *c, char *err, size_t errlen)
 {
 	pthread_once(&lws_log_once, quiet_lws);
 	souk__session *s = calloc(1, sizeof(*s));
-	if (!s || !(s->rx = malloc(SOUK_WIRE_MAX_FRAME))) {
+	if (!s || !(s->rx = malloc(SOUK_WIRE_MAX_FRAME)) ||
+	    !(s->arena[0] = souk_wire_arena_new()) || !(s->arena[1] = souk_wire_arena_new())) {
+		if (s) {
+			free(s->rx);
+			souk_wire_arena_free(s->arena[0]);
+		}
 		free(s);
 		snprintf(err, errlen, "out of memory");
 		return SOUK_ENOMEM;
@@ -1343,6 +1366,8 @@ int souk__session_create(souk_client *c, char *err, size_t errlen)
 	s->host_header = malloc(hl);
 	if (!s->host_header) {
 		free(s->rx);
+		souk_wire_arena_free(s->arena[0]);
+		souk_wire_arena_free(s->arena[1]);
 		free(s);
 		snprintf(err, errlen, "out of memory");
 		return SOUK_ENOMEM;
@@ -1372,6 +1397,8 @@ int souk__session_create(souk_client *c, char *err, size_t errlen)
 	if (!s->ctx) {
 		free(s->host_header);
 		free(s->rx);
+		souk_wire_arena_free(s->arena[0]);
+		souk_wire_arena_free(s->arena[1]);
 		free(s);
 		snprintf(err, errlen, "cannot create the libwebsockets context");
 		return SOUK_EINTERNAL;
@@ -1400,6 +1427,8 @@ void souk__session_destroy(souk_client *c)
 	free(s->me);
 	free(s->host_header);
 	free(s->rx);
+	souk_wire_arena_free(s->arena[0]);
+	souk_wire_arena_free(s->arena[1]);
 	free(s);
 	c->sess = NULL;
 }

@@ -562,6 +562,23 @@ static char *col_dup(sqlite3_stmt *s, int i, int *oom)
 	"m.sender_name, m.sender_kind, m.outgoing, m.status, m.content, m.error_code, "            \
 	"m.error_reason, m.created_ms, m.server_time_ms, m.sender_avatar_url"
 
+void souk__message_set_content(souk_message *m, const void *blob, size_t len, int *oom)
+{
+	/* NULL as sqlite3_column_blob gives for an empty blob: no content */
+	int dr = blob ? souk__content_decode(blob, len, &m->content) : SOUK_EINVAL;
+	if (dr == SOUK_ENOMEM)
+		*oom = 1;
+	if (m->content) {
+		const Souk__V1__Content *c = m->content->pb;
+		m->content_kind = souk_content_get_kind(m->content);
+		m->text = souk__strdup(c->kind_case == SOUK__V1__CONTENT__KIND_TEXT
+					       ? (c->text->body ? c->text->body : "")
+					       : souk_wire_content_preview(c));
+		if (!m->text)
+			*oom = 1;
+	}
+}
+
 static int message_from_row(sqlite3_stmt *s, souk_message **out)
 {
 	souk_message *m = calloc(1, sizeof(*m));
@@ -579,20 +596,8 @@ static int message_from_row(sqlite3_stmt *s, souk_message **out)
 	m->sender_kind = sqlite3_column_int(s, 7);
 	m->outgoing = sqlite3_column_int(s, 8);
 	m->status = sqlite3_column_int(s, 9);
-	const void *blob = sqlite3_column_blob(s, 10);
-	int blen = sqlite3_column_bytes(s, 10);
-	int dr = blob ? souk__content_decode(blob, (size_t)blen, &m->content) : SOUK_EINVAL;
-	if (dr == SOUK_ENOMEM)
-		oom = 1;
-	if (m->content) {
-		const Souk__V1__Content *c = m->content->pb;
-		m->content_kind = souk_content_get_kind(m->content);
-		m->text = souk__strdup(c->kind_case == SOUK__V1__CONTENT__KIND_TEXT
-					       ? (c->text->body ? c->text->body : "")
-					       : souk_wire_content_preview(c));
-		if (!m->text)
-			oom = 1;
-	}
+	souk__message_set_content(m, sqlite3_column_blob(s, 10),
+				  (size_t)sqlite3_column_bytes(s, 10), &oom);
 	m->failure_code = sqlite3_column_int(s, 11);
 	m->failure_reason = col_dup(s, 12, &oom);
 	m->created_ms = sqlite3_column_int64(s, 13);
@@ -632,6 +637,11 @@ int souk__emit_message(souk__store *st, souk__evlist *ev, int type, int64_t id)
 	int r = souk__load_message(st, id, &m);
 	if (r != SOUK_OK)
 		return r;
+	return souk__emit_snapshot(ev, type, m);
+}
+
+int souk__emit_snapshot(souk__evlist *ev, int type, souk_message *m)
+{
 	souk_event *e = souk__event_new(type);
 	if (!e) {
 		souk_message_free(m);

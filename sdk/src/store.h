@@ -80,6 +80,12 @@ int souk__load_push(souk__store *st, int64_t id, souk_push **out);
 int souk__list_pushes(souk__store *st, unsigned limit, souk_push_list **out);
 /* Appends an event of `type` carrying a snapshot of message `id`. */
 int souk__emit_message(souk__store *st, souk__evlist *ev, int type, int64_t id);
+/* As souk__emit_message, for a snapshot the caller built (takes `m`, freed on failure):
+ * it must equal what souk__load_message would read back. */
+int souk__emit_snapshot(souk__evlist *ev, int type, souk_message *m);
+/* Sets m->content, content_kind and text from an encoded Content as a row stores it
+ * (`blob` NULL for an empty one: no content); *oom set when out of memory. */
+void souk__message_set_content(souk_message *m, const void *blob, size_t len, int *oom);
 
 /* ---- conversations (sync.c) ------------------------------------------------------------ */
 

@@ -418,6 +418,51 @@ static int acc_conv(souk__store *st, conv_acc *a, const char *server_id, int64_t
 	return rc == SQLITE_ROW ? SOUK_OK : souk__store_err(st, rc);
 }
 
+static char *opt_dup(const char *s, int *oom)
+{
+	if (!s || !s[0])
+		return NULL; /* stored as NULL */
+	char *p = souk__strdup(s);
+	if (!p)
+		*oom = 1;
+	return p;
+}
+
+/* The snapshot of a message just inserted, built from what was bound to the INSERT
+ * instead of read back (a SELECT and a decode of the row per synced message): field by
+ * field what message_from_row (store.c) would read from that row. tests/sdk/test_store.c
+ * compares the two. */
+static souk_message *new_snapshot(int64_t id, int64_t conv, const Souk__V1__Message *pb,
+				  int outgoing, int status, int64_t time_ms, const uint8_t *content,
+				  size_t content_len)
+{
+	souk_message *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	int oom = 0;
+	m->id = id;
+	m->conv_id = conv;
+	if (pb->message_id && !(m->server_id = souk__strdup(pb->message_id))) /* bound as is */
+		oom = 1;
+	if (pb->client_msg_id.len == 16)
+		souk__hex(m->cmid_hex, pb->client_msg_id.data, 16);
+	m->conv_seq = pb->conv_seq;
+	m->sender_id = opt_dup(pb->sender_id, &oom);
+	m->sender_name = opt_dup(pb->sender_name, &oom);
+	m->sender_kind = (int)pb->sender_kind;
+	m->outgoing = outgoing;
+	m->status = status;
+	souk__message_set_content(m, content, content_len, &oom);
+	m->created_ms = time_ms;
+	m->server_time_ms = time_ms;
+	m->sender_avatar_url = opt_dup(pb->sender_avatar_url, &oom);
+	if (oom) {
+		souk_message_free(m);
+		return NULL;
+	}
+	return m;
+}
+
 static int apply_message(souk__store *st, const char *me, const Souk__V1__Event *e, conv_acc *acc,
 			 souk__evlist *ev)
 {
@@ -459,8 +504,9 @@ static int apply_message(souk__store *st, const char *me, const Souk__V1__Event 
 	}
 
 	/* 3. new here: someone else's message, or ours from another device */
+	uint8_t small[2048]; /* most messages: no allocation for the encoded content */
 	size_t len = protobuf_c_message_get_packed_size(&m->content->base);
-	uint8_t *buf = malloc(len ? len : 1);
+	uint8_t *buf = len <= sizeof(small) ? small : malloc(len);
 	if (!buf)
 		return SOUK_ENOMEM;
 	protobuf_c_message_pack(&m->content->base, buf);
@@ -470,7 +516,8 @@ static int apply_message(souk__store *st, const char *me, const Souk__V1__Event 
 		       "content, status, created_ms, server_time_ms, sender_avatar_url) "
 		       "VALUES (?1, ?2, ?10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?14, ?12, ?12, ?13)");
 	if (!s) {
-		free(buf);
+		if (buf != small)
+			free(buf);
 		return SOUK_ESTORE;
 	}
 	sqlite3_bind_int64(s, 1, conv);
@@ -489,7 +536,8 @@ static int apply_message(souk__store *st, const char *me, const Souk__V1__Event 
 	if (m->client_msg_id.len == 16)
 		sqlite3_bind_blob(s, 10, m->client_msg_id.data, 16, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 11, buf, (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 12, m->server_time_ms ? m->server_time_ms : e->server_time_ms);
+	int64_t time_ms = m->server_time_ms ? m->server_time_ms : e->server_time_ms;
+	sqlite3_bind_int64(s, 12, time_ms);
 	sqlite3_bind_text(s, 13,
 			  m->sender_avatar_url && m->sender_avatar_url[0] ? m->sender_avatar_url
 									  : NULL,
@@ -497,16 +545,23 @@ static int apply_message(souk__store *st, const char *me, const Souk__V1__Event 
 	/* ours from another device: as far as the peer's receipts already say (the positions
 	 * as stored, compared like the stored conv_seq) */
 	int64_t cs = (int64_t)m->conv_seq;
-	sqlite3_bind_int(s, 14,
-			 !outgoing			   ? SOUK__ST_RECEIVED
-			 : acc->peer_read_up_to >= cs	   ? SOUK__ST_READ
-			 : acc->peer_delivered_up_to >= cs ? SOUK__ST_DELIVERED
-							   : SOUK__ST_SENT);
+	int status = !outgoing			       ? SOUK__ST_RECEIVED
+		     : acc->peer_read_up_to >= cs      ? SOUK__ST_READ
+		     : acc->peer_delivered_up_to >= cs ? SOUK__ST_DELIVERED
+						       : SOUK__ST_SENT;
+	sqlite3_bind_int(s, 14, status);
 	r = souk__exec_stmt(st, s);
-	free(buf);
+	souk_message *snap = NULL;
+	if (r == SOUK_OK) {
+		snap = new_snapshot(souk__store_last_rowid(st), conv, m, outgoing, status, time_ms,
+				    len ? buf : NULL, len);
+		if (!snap)
+			r = SOUK_ENOMEM;
+	}
+	if (buf != small)
+		free(buf);
 	if (r != SOUK_OK)
 		return r;
-	int64_t id = souk__store_last_rowid(st);
 	/* unread_count counts incoming messages after read_up_to (store.c, migration 4);
 	 * compared as the stored (signed) values, as the counting query would */
 	if (cs > acc->last_conv_seq)
@@ -514,7 +569,7 @@ static int apply_message(souk__store *st, const char *me, const Souk__V1__Event 
 	if (!outgoing && cs > acc->read_up_to)
 		acc->unread_add++;
 	acc->dirty = 1;
-	return souk__emit_message(st, ev, SOUK_EVENT_MESSAGE_ADDED, id);
+	return souk__emit_snapshot(ev, SOUK_EVENT_MESSAGE_ADDED, snap);
 }
 
 /* Moves outgoing messages at or below `up_to` from any status in [from_lo, from_hi] to

@@ -1207,6 +1207,89 @@ static void test_support_from_stream_kind(void **state)
 	souk__store_close(st);
 }
 
+static void assert_same_str(const char *a, const char *b)
+{
+	if (!a || !b)
+		assert_ptr_equal(a, b); /* both NULL */
+	else
+		assert_string_equal(a, b);
+}
+
+/* A MESSAGE_ADDED snapshot of a synced message is built from the event (sync.c,
+ * new_snapshot), not read back: it must be what reading the row gives. */
+static void assert_snapshot_is_row(souk__store *st, const souk_message *e)
+{
+	souk_message *m = NULL;
+	assert_int_equal(souk__load_message(st, e->id, &m), SOUK_OK);
+	assert_int_equal(e->conv_id, m->conv_id);
+	assert_same_str(e->server_id, m->server_id);
+	assert_string_equal(e->cmid_hex, m->cmid_hex);
+	assert_true(e->conv_seq == m->conv_seq);
+	assert_same_str(e->sender_id, m->sender_id);
+	assert_same_str(e->sender_name, m->sender_name);
+	assert_same_str(e->sender_avatar_url, m->sender_avatar_url);
+	assert_int_equal(e->sender_kind, m->sender_kind);
+	assert_int_equal(e->outgoing, m->outgoing);
+	assert_int_equal(e->status, m->status);
+	assert_int_equal(e->content_kind, m->content_kind);
+	assert_same_str(e->text, m->text);
+	assert_int_equal(e->failure_code, m->failure_code);
+	assert_same_str(e->failure_reason, m->failure_reason);
+	assert_int_equal(e->created_ms, m->created_ms);
+	assert_int_equal(e->server_time_ms, m->server_time_ms);
+	assert_int_equal(!e->content, !m->content);
+	if (e->content) {
+		uint8_t a[1024], b[1024];
+		size_t la = protobuf_c_message_get_packed_size(&e->content->pb->base);
+		size_t lb = protobuf_c_message_get_packed_size(&m->content->pb->base);
+		assert_true(la <= sizeof(a) && la == lb);
+		protobuf_c_message_pack(&e->content->pb->base, a);
+		protobuf_c_message_pack(&m->content->pb->base, b);
+		assert_memory_equal(a, b, la);
+	}
+	souk_message_free(m);
+}
+
+static void test_sync_snapshot_is_row(void **state)
+{
+	(void)state;
+	souk__store *st = open_store(new_path(), 0);
+	static const uint8_t cmid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	evb b = {0};
+	/* an agent's message with a name and an avatar; one without either */
+	evb_message(&b, 1, "m1", "c1", 1, "agent-1", NULL, "hello");
+	b.msg[0].sender_name = "Ann";
+	b.msg[0].sender_avatar_url = "https://cdn.example.com/ann.png";
+	b.msg[0].sender_device_id = "dev-a";
+	evb_message(&b, 2, "m2", "c1", 2, "agent-1", NULL, "again");
+	b.msg[1].server_time_ms = 0; /* the event's time then */
+	b.ev[1].server_time_ms = 4242;
+	/* the peer has read up to 2: ours from another device is READ at once */
+	evb_receipt(&b, 3, "c1", "agent-1", SOUK__V1__RECEIPT_KIND__RECEIPT_READ, 2);
+	evb_message(&b, 4, "m3", "c1", 3, ME, cmid, "from my phone");
+	/* rich content, another conversation */
+	evb_message(&b, 5, "m4", "c2", 1, "bot", NULL, "x");
+	souk__v1__product_card__init(&b.product[0]);
+	b.product[0].product_id = "sku-1";
+	b.product[0].title = "Trail shoe";
+	b.content[4].kind_case = SOUK__V1__CONTENT__KIND_PRODUCT;
+	b.content[4].product = &b.product[0];
+	souk__evlist ev = {0};
+	souk__apply_result res = apply(st, &b, &ev);
+	assert_int_equal(res.applied, 5);
+	int n = 0;
+	for (souk_event *e = ev.head; e; e = e->next) {
+		if (e->type != SOUK_EVENT_MESSAGE_ADDED)
+			continue;
+		assert_non_null(e->msg);
+		assert_snapshot_is_row(st, e->msg);
+		n++;
+	}
+	assert_int_equal(n, 4);
+	souk__evlist_clear(&ev);
+	souk__store_close(st);
+}
+
 static void test_push_applied_once(void **state)
 {
 	(void)state;
@@ -1353,6 +1436,7 @@ int main(void)
 		cmocka_unit_test(test_support_from_stream_kind),
 		cmocka_unit_test(test_conversation_info_not_utf8),
 		cmocka_unit_test(test_push_applied_once),
+		cmocka_unit_test(test_sync_snapshot_is_row),
 		cmocka_unit_test(test_context_queue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,6 +64,32 @@ souk_wire_status souk_wire_decode_keep(const uint8_t *buf, size_t len, int from_
 				       Souk__V1__Frame **out);
 void souk_wire_frame_free(Souk__V1__Frame *frame);
 
+/* A decoding arena: a bump allocator that protobuf-c fills while it decodes a frame, so a
+ * sync page of hundreds of events costs a few block allocations instead of thousands of
+ * malloc/free pairs, and is released at once. One arena holds one decoded frame at a
+ * time; it is not thread-safe. */
+typedef struct souk_wire_arena souk_wire_arena;
+
+/* NULL when out of memory. Allocates no block until the first decode. */
+souk_wire_arena *souk_wire_arena_new(void);
+/* Frees the arena and every frame decoded into it. NULL is a no-op. */
+void souk_wire_arena_free(souk_wire_arena *a);
+/* Ends the frame decoded into `a` (never pass it to souk_wire_frame_free) and keeps the
+ * largest block for the next decode. */
+void souk_wire_arena_reset(souk_wire_arena *a);
+/* As souk_wire_arena_reset, and gives every block back (an idle connection keeps none). */
+void souk_wire_arena_trim(souk_wire_arena *a);
+
+/* As souk_wire_decode, with the frame's memory taken from `a`, which must hold no other
+ * frame (reset it first). On success *out lives until souk_wire_arena_reset/_trim/_free
+ * of `a`; on failure *out is NULL. The budget counts every byte taken from the arena —
+ * memory that protobuf-c frees during a decode (a field repeated in the encoding) is
+ * only given back at the reset — so a frame that repeats fields can be refused here
+ * (BAD_FRAME) where souk_wire_decode accepts it; a frame without repeated fields is
+ * accepted or refused exactly as by souk_wire_decode. */
+souk_wire_status souk_wire_decode_arena(const uint8_t *buf, size_t len, int from_client,
+					souk_wire_arena *a, Souk__V1__Frame **out);
+
 /* Encodes `frame` into a fresh buffer with `headroom` spare bytes in front (libwebsockets
  * needs LWS_PRE). *out points at the start of the allocation; the frame starts at
  * *out + headroom and is *len bytes. Returns 0, or -1 when out of memory or the encoded
