@@ -331,16 +331,19 @@ static void sq_release(souk_store *s, int ok)
  * connection on a thread of its own (PASSIVE: it never blocks the writer), so the storage
  * thread goes on committing while the bulk of the pages is copied and the database file
  * fsynced. Frames committed during a round are copied by further, shorter rounds (at most
- * eight) until fewer than CHECKPOINT_FRAMES / 128 remain; those the storage thread copies
+ * eight) until fewer than CHECKPOINT_FRAMES / 512 remain; those the storage thread copies
  * itself, between two groups (sq_maintain), which lets the next commit start the WAL over
  * (SQLite restarts the WAL only when every frame is in the database): the WAL stays near
  * CHECKPOINT_FRAMES plus a few rounds' worth of commits. That copy stalls every send
  * queued behind it: with a tail of up to 1,024 frames (4 rounds) it was the p99 at half
- * the durable rate; up to 128 frames (8 rounds) took the p99 from 58-65 ms to 31-44 ms
- * (docs/performance.md).
+ * the durable rate; up to 128 frames (8 rounds) took the p99 from 58-65 ms to 31-44 ms.
+ * CHECKPOINT_FRAMES is 65,536 (256 MiB): at the durable rate each send writes ~5 frames of
+ * the same few thousand hot leaves, so a longer WAL means fewer copies per message; from
+ * 16,384 it took the checkpoint thread from ~16 to ~9 us per message and the storage
+ * thread (less tail, fewer reads) from ~58 to ~52 (docs/performance.md).
  * If the thread cannot start, the storage thread checkpoints between groups itself.
  */
-enum { CHECKPOINT_FRAMES = 16384, CHECKPOINT_TAIL_DIV = 128, CHECKPOINT_ROUNDS = 8 };
+enum { CHECKPOINT_FRAMES = 65536, CHECKPOINT_TAIL_DIV = 512, CHECKPOINT_ROUNDS = 8 };
 
 typedef struct sqs_checkpointer {
 	sqlite3 *db;

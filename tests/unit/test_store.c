@@ -276,7 +276,7 @@ static void wal_stays_bounded_under_continuous_writes(void **state)
 {
 	fx *f = *state;
 	sqlite_store *ss = (sqlite_store *)f->s;
-	ss->checkpoint_frames = 256; /* 1 MiB instead of 64 MiB */
+	ss->checkpoint_frames = 256; /* 1 MiB instead of 256 MiB */
 	char body[3000];
 	memset(body, 'x', sizeof(body) - 1);
 	body[sizeof(body) - 1] = '\0';
