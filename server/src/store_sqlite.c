@@ -28,6 +28,7 @@
 #include "store.h"
 #include "store_sqlite_internal.h"
 #include "util.h"
+#include "wal_gather.h"
 
 #define SCHEMA_VERSION 3
 
@@ -383,8 +384,8 @@ static sqs_checkpointer *checkpointer_start(const char *path)
 	sqs_checkpointer *k = calloc(1, sizeof(*k));
 	if (!k)
 		return NULL;
-	if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-		    SQLITE_OK ||
+	if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    wal_gather_vfs()) != SQLITE_OK ||
 	    exec(k->db, "PRAGMA synchronous=FULL"))
 		goto fail;
 	sqlite3_busy_timeout(k->db, 10000);
@@ -1206,7 +1207,7 @@ souk_store *store_sqlite_open(const char *data_dir, char *err, size_t errlen)
 	 * on the connection are pure cost */
 	if (sqlite3_open_v2(path, &s->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
+			    wal_gather_vfs()) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
