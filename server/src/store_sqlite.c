@@ -1231,6 +1231,8 @@ souk_store *store_sqlite_open(const char *data_dir, char *err, size_t errlen)
 	 * head_seq upsert; 13 s per push in the reconnect-storm fill, 0.24 s without it).
 	 * Groups of sends and acks run without savepoints, so the statement-journal spill it
 	 * avoided is rare now. docs/performance.md. */
+	/* synchronous=FULL also keeps the WAL-gathering VFS safe: SQLite syncs the WAL (and the
+	 * VFS writes its buffer) before it publishes a commit's frames (wal_gather.c). */
 	if (exec(s->db, "PRAGMA synchronous=FULL") || exec(s->db, "PRAGMA foreign_keys=OFF") ||
 	    exec(s->db, "PRAGMA cache_size=-65536")) {
 		snprintf(err, errlen, "cannot configure %s", path);
