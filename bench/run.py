@@ -576,13 +576,25 @@ def sdkbench(ctx, *args):
     raise RuntimeError("sdkbench %s failed (%s): %s" % (args[0], r.returncode, r.stderr[-800:]))
 
 
+SDK_REPEATS = 5
+
+
 def sc_sdk(ctx):
     p, b, work = ctx["p"], ctx["bins"], ctx["work"]
     d = os.path.join(work, "sdk")
     os.makedirs(d)
     det = ctx["det"]
     det["send"] = sdkbench(ctx, "send", d, p["sdk_sends"])
-    det["raw"] = sdkbench(ctx, "raw", d, p["raw_rows"], p["raw_batch"])
+    # A sync of 10,000 messages and the raw inserts each take 0.1-0.3 s, so one scheduling
+    # hiccup on a shared machine moves either by 10 % or more: both run SDK_REPEATS times,
+    # alternating, each in a fresh directory, and the figures are the medians (every run is
+    # in the details).
+    raws, syncs = [], []
+
+    def fresh(tag, i):
+        x = os.path.join(d, "%s%d" % (tag, i))
+        os.makedirs(x)
+        return x
     s = Soukd(b, work, "sdk-server")
     try:
         m = p["sdk_sync"]
@@ -592,9 +604,21 @@ def sc_sdk(ctx):
         if rs[0]["acked"] < m:
             raise RuntimeError("sdk: filled %d of %d messages" % (rs[0]["acked"], m))
         url = "ws://127.0.0.1:%d/v1/ws" % s.port
-        det["sync"] = sdkbench(ctx, "sync", d, url, s.app["app_id"], s.token("sdk0"), m)
+        tok = s.token("sdk0")
+        for i in range(SDK_REPEATS):
+            raws.append(sdkbench(ctx, "raw", fresh("raw", i), p["raw_rows"], p["raw_batch"]))
+            syncs.append(sdkbench(ctx, "sync", fresh("sync", i), url, s.app["app_id"], tok, m))
     finally:
         det["soukd_exit"] = s.stop()
+    det["raw_runs"], det["sync_runs"] = raws, syncs
+
+    def median(runs, key):
+        v = sorted(r[key] for r in runs)
+        return v[len(v) // 2]
+    det["raw"] = {"sqlcipher_raw_rows_per_s": median(raws, "sqlcipher_raw_rows_per_s"),
+                  "cpu_us_per_row": median(raws, "cpu_us_per_row")}
+    det["sync"] = {"sdk_sync_msgs_per_s": median(syncs, "sdk_sync_msgs_per_s"),
+                   "cpu_us_per_msg": median(syncs, "cpu_us_per_msg")}
     return {"sdk_send_us_p50": det["send"]["sdk_send_us_p50"],
             "sdk_sync_msgs_per_s": det["sync"]["sdk_sync_msgs_per_s"],
             "sqlcipher_raw_rows_per_s": det["raw"]["sqlcipher_raw_rows_per_s"]}, det
