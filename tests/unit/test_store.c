@@ -49,10 +49,10 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int send_text(fx *f, const char *user, const char *conv, uint8_t id_byte, const char *txt,
-		     store_send_res *res, store_appends *ap)
+/* A shopper's text send inside the transaction the caller opened. */
+static int send_in_tx(fx *f, const char *user, const char *conv, const uint8_t cmid[16],
+		      const char *txt, int64_t now_ms, store_send_res *res, store_appends *ap)
 {
-	uint8_t cmid[16] = {id_byte};
 	Souk__V1__Text t = SOUK__V1__TEXT__INIT;
 	Souk__V1__Content c = SOUK__V1__CONTENT__INIT;
 	t.body = (char *)txt;
@@ -65,9 +65,16 @@ static int send_text(fx *f, const char *user, const char *conv, uint8_t id_byte,
 			    .conversation_id = conv,
 			    .content = &c,
 			    .sender_kind = SOUK__V1__SENDER_KIND__SENDER_SHOPPER,
-			    .now_ms = 2000};
+			    .now_ms = now_ms};
+	return f->s->ops->send(f->s, &r, res, ap);
+}
+
+static int send_text(fx *f, const char *user, const char *conv, uint8_t id_byte, const char *txt,
+		     store_send_res *res, store_appends *ap)
+{
+	uint8_t cmid[16] = {id_byte};
 	f->s->ops->begin(f->s);
-	int rc = f->s->ops->send(f->s, &r, res, ap);
+	int rc = send_in_tx(f, user, conv, cmid, txt, 2000, res, ap);
 	if (f->s->ops->commit(f->s))
 		return -1;
 	return rc;
@@ -288,25 +295,14 @@ static void large_group_through_the_gathering_vfs(void **state)
 	memset(body, 'y', sizeof(body) - 1);
 	body[sizeof(body) - 1] = '\0';
 	enum { N = 3000 };
-	Souk__V1__Text t = SOUK__V1__TEXT__INIT;
-	Souk__V1__Content c = SOUK__V1__CONTENT__INIT;
-	t.body = body;
-	c.kind_case = SOUK__V1__CONTENT__KIND_TEXT;
-	c.text = &t;
 	assert_int_equal(f->s->ops->begin(f->s), 0);
 	for (int i = 0; i < N; i++) {
 		uint8_t cmid[16] = {0xee, (uint8_t)(i >> 8), (uint8_t)i};
-		store_send_req r = {.app_id = f->app.app_id,
-				    .user_id = "alice",
-				    .device_id = "d1",
-				    .client_msg_id = cmid,
-				    .conversation_id = f->conv.conversation_id,
-				    .content = &c,
-				    .sender_kind = SOUK__V1__SENDER_KIND__SENDER_SHOPPER,
-				    .now_ms = 3000 + i};
 		store_send_res res;
 		store_appends ap = {0};
-		assert_int_equal(f->s->ops->send(f->s, &r, &res, &ap), 0);
+		assert_int_equal(send_in_tx(f, "alice", f->conv.conversation_id, cmid, body,
+					    3000 + i, &res, &ap),
+				 0);
 		store_appends_clear(&ap);
 	}
 	assert_int_equal(f->s->ops->commit(f->s), 0);
@@ -351,22 +347,11 @@ static void wal_stays_bounded_under_continuous_writes(void **state)
 			uint8_t cmid[16] = {0};
 			uint32_t n = (uint32_t)(g * PER_GROUP + i + 1);
 			memcpy(cmid + 4, &n, sizeof(n));
-			Souk__V1__Text t = SOUK__V1__TEXT__INIT;
-			Souk__V1__Content c = SOUK__V1__CONTENT__INIT;
-			t.body = body;
-			c.kind_case = SOUK__V1__CONTENT__KIND_TEXT;
-			c.text = &t;
-			store_send_req r = {.app_id = f->app.app_id,
-					    .user_id = "alice",
-					    .device_id = "d1",
-					    .client_msg_id = cmid,
-					    .conversation_id = f->conv.conversation_id,
-					    .content = &c,
-					    .sender_kind = SOUK__V1__SENDER_KIND__SENDER_SHOPPER,
-					    .now_ms = 3000 + g};
 			store_send_res res;
 			store_appends ap = {0};
-			assert_int_equal(f->s->ops->send(f->s, &r, &res, &ap), 0);
+			assert_int_equal(send_in_tx(f, "alice", f->conv.conversation_id, cmid, body,
+						    3000 + g, &res, &ap),
+					 0);
 			store_appends_clear(&ap);
 			sent++;
 		}
