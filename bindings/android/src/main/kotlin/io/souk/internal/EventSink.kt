@@ -4,7 +4,9 @@ import io.souk.LogLevel
 import io.souk.SoukEvent
 import io.souk.SoukLogger
 import kotlinx.coroutines.channels.Channel
-import kotlinx.coroutines.channels.trySendBlocking
+import kotlinx.coroutines.channels.ClosedSendChannelException
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeoutOrNull
 
 /**
  * The Kotlin end of a client's native threads. libsoukjni holds a global reference to it
@@ -24,10 +26,36 @@ internal class EventSink(bufferSize: Int, private val logger: SoukLogger?) {
     var deliveryThread: Thread? = null
         private set
 
-    /** Called by libsoukjni; false once the client is closed (the event is dropped). */
+    @Volatile
+    private var closed = false
+
+    /**
+     * Called by libsoukjni; false once the client is closed (the event is dropped). When the
+     * channel is full it waits for room in slices of [WAIT_MS], looking at [closed] between
+     * them: Channel.close() does not wake a sender already suspended on a full channel, and
+     * the close joins this thread, so a plain trySendBlocking() here deadlocked a close that
+     * came while nobody collected (kotlin_api hung about once in ten runs on a busy machine;
+     * jstack: the collector parked in trySendBlocking, the closing thread in pthread_join).
+     * A timed-out send is not delivered (a cancelled send never is), so nothing is sent twice.
+     */
     fun deliver(event: SoukEvent): Boolean {
         deliveryThread = Thread.currentThread()
-        return channel.trySendBlocking(event).isSuccess
+        while (true) {
+            val r = channel.trySend(event)
+            if (r.isSuccess) return true
+            if (r.isClosed || closed) return false
+            val sent = try {
+                runBlocking {
+                    withTimeoutOrNull(WAIT_MS) {
+                        channel.send(event)
+                        true
+                    }
+                }
+            } catch (e: ClosedSendChannelException) {
+                return false
+            }
+            if (sent == true) return true
+        }
     }
 
     /** Called by libsoukjni with one log line. */
@@ -40,6 +68,11 @@ internal class EventSink(bufferSize: Int, private val logger: SoukLogger?) {
     }
 
     fun close() {
+        closed = true
         channel.close()
+    }
+
+    private companion object {
+        const val WAIT_MS = 50L
     }
 }
