@@ -599,24 +599,37 @@ static int has_field_zero(const ProtobufCMessage *m, int depth)
 	return 0;
 }
 
-souk_wire_status souk_wire_decode_keep(const uint8_t *buf, size_t len, int from_client,
-				       Souk__V1__Frame **out)
+/* The checks every decode makes before validating: size, then protobuf-c with `alloc`, then
+ * no field numbered 0. On the last failure *f is the decoded frame, for the caller to
+ * discard as its allocator wants; on the others it is NULL. */
+static souk_wire_status unpack_frame(const uint8_t *buf, size_t len, ProtobufCAllocator *alloc,
+				     Souk__V1__Frame **f)
 {
-	*out = NULL;
+	*f = NULL;
 	if (len > SOUK_WIRE_MAX_FRAME)
 		return FAIL(SOUK__V1__ERROR_CODE__FRAME_TOO_LARGE, "frame exceeds 65536 bytes");
 	if (len == 0)
 		return FAIL(SOUK__V1__ERROR_CODE__BAD_FRAME, "empty frame");
-	budget b = {0, SOUK_WIRE_DECODE_BUDGET};
-	ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
-	Souk__V1__Frame *f = souk__v1__frame__unpack(&alloc, len, buf);
-	if (!f)
+	*f = souk__v1__frame__unpack(alloc, len, buf);
+	if (!*f)
 		return FAIL(SOUK__V1__ERROR_CODE__BAD_FRAME,
 			    "frame is not a valid souk.v1.Frame encoding");
-	if (has_field_zero(&f->base, 0)) {
-		/* not a valid encoding at all: no frame, as when protobuf-c refuses */
-		souk_wire_frame_free(f);
+	if (has_field_zero(&(*f)->base, 0)) /* not a valid encoding at all */
 		return FAIL(SOUK__V1__ERROR_CODE__BAD_FRAME, "frame carries a field numbered 0");
+	return OK;
+}
+
+souk_wire_status souk_wire_decode_keep(const uint8_t *buf, size_t len, int from_client,
+				       Souk__V1__Frame **out)
+{
+	budget b = {0, SOUK_WIRE_DECODE_BUDGET};
+	ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
+	Souk__V1__Frame *f;
+	souk_wire_status st = unpack_frame(buf, len, &alloc, &f);
+	if (st.code) {
+		souk_wire_frame_free(f); /* no frame, as when protobuf-c refuses */
+		*out = NULL;
+		return st;
 	}
 	*out = f;
 	return from_client ? validate_client_frame(f) : validate_server_frame(f);
@@ -637,23 +650,12 @@ souk_wire_status souk_wire_decode_arena(const uint8_t *buf, size_t len, int from
 					souk_wire_arena *a, Souk__V1__Frame **out)
 {
 	*out = NULL;
-	if (len > SOUK_WIRE_MAX_FRAME)
-		return FAIL(SOUK__V1__ERROR_CODE__FRAME_TOO_LARGE, "frame exceeds 65536 bytes");
-	if (len == 0)
-		return FAIL(SOUK__V1__ERROR_CODE__BAD_FRAME, "empty frame");
 	souk_wire_arena_reset(a);
 	ProtobufCAllocator alloc = {arena_alloc, arena_free_noop, a};
-	Souk__V1__Frame *f = souk__v1__frame__unpack(&alloc, len, buf);
-	if (!f) {
-		souk_wire_arena_reset(a);
-		return FAIL(SOUK__V1__ERROR_CODE__BAD_FRAME,
-			    "frame is not a valid souk.v1.Frame encoding");
-	}
-	if (has_field_zero(&f->base, 0)) {
-		souk_wire_arena_reset(a);
-		return FAIL(SOUK__V1__ERROR_CODE__BAD_FRAME, "frame carries a field numbered 0");
-	}
-	souk_wire_status st = from_client ? validate_client_frame(f) : validate_server_frame(f);
+	Souk__V1__Frame *f;
+	souk_wire_status st = unpack_frame(buf, len, &alloc, &f);
+	if (!st.code)
+		st = from_client ? validate_client_frame(f) : validate_server_frame(f);
 	if (st.code)
 		souk_wire_arena_reset(a);
 	else
