@@ -44,6 +44,7 @@ static const key KEYS[] = {
 	I(send_rate_per_s, 1, 1000000),
 	I(send_burst, 1, 1000000),
 	I(max_connections_per_user, 1, 10000),
+	I(http_header_tables, 1, 65535),
 	I(send_queue_max_frames, 16, 1000000),
 	I(send_queue_max_bytes, 65536, 1LL << 32),
 	I(sync_page_default, 1, SOUK_WIRE_MAX_SYNC_PAGE),
@@ -63,6 +64,7 @@ void config_defaults(souk_config *c)
 	c->send_rate_per_s = 20;
 	c->send_burst = 50;
 	c->max_connections_per_user = 10;
+	c->http_header_tables = 64;
 	c->send_queue_max_frames = 1024;
 	c->send_queue_max_bytes = 4 * 1024 * 1024;
 	c->sync_page_default = 200;

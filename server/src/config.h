@@ -22,6 +22,7 @@ typedef struct souk_config {
 	int64_t send_rate_per_s;
 	int64_t send_burst;
 	int64_t max_connections_per_user;
+	int64_t http_header_tables; /* handshakes and HTTP requests parsed at once (lws ah pool) */
 	int64_t send_queue_max_frames;
 	int64_t send_queue_max_bytes;
 	int64_t sync_page_default;

@@ -121,10 +121,7 @@ static void user_release(gateway *gw, user_entry *u)
 static void user_attach(user_entry *u, conn *c)
 {
 	c->user = u;
-	c->uprev = NULL;
 	c->unext = u->conns;
-	if (u->conns)
-		u->conns->uprev = c;
 	u->conns = c;
 	u->n_conns++;
 }
@@ -134,12 +131,12 @@ static void user_detach(gateway *gw, conn *c)
 	user_entry *u = c->user;
 	if (!u)
 		return;
-	if (c->uprev)
-		c->uprev->unext = c->unext;
-	else
-		u->conns = c->unext;
-	if (c->unext)
-		c->unext->uprev = c->uprev;
+	conn **pp = &u->conns;
+	while (*pp && *pp != c)
+		pp = &(*pp)->unext;
+	if (*pp)
+		*pp = c->unext;
+	c->unext = NULL;
 	u->n_conns--;
 	c->user = NULL;
 	user_release(gw, u);
@@ -149,9 +146,26 @@ static const char *conn_app_id(const conn *c)
 {
 	if (c->user)
 		return c->user->key;
-	if (c->hello && c->hello->hello)
-		return c->hello->hello->app_id; /* authenticating */
+	if (c->side && c->side->hello && c->side->hello->hello)
+		return c->side->hello->hello->app_id; /* authenticating */
 	return "";
+}
+
+/* conn_side: allocated on first use, freed once nothing in it is in use */
+static conn_side *side_get(conn *c)
+{
+	if (!c->side)
+		c->side = calloc(1, sizeof(*c->side));
+	return c->side;
+}
+
+static void side_trim(conn *c)
+{
+	conn_side *s = c->side;
+	if (s && !s->hello && !s->rx && !s->close_why && !c->sync_queued) {
+		free(s);
+		c->side = NULL;
+	}
 }
 
 static const char *conn_user_id(const conn *c)
@@ -203,8 +217,10 @@ static void conn_close(conn *c, int code, const char *why)
 {
 	if (c->close_code)
 		return;
-	c->close_code = code;
-	c->close_why = why;
+	c->close_code = (uint16_t)code;
+	conn_side *s = side_get(c); /* without it (no memory) the close has no reason */
+	if (s)
+		s->close_why = why;
 	conn_want_write(c);
 }
 
@@ -455,7 +471,7 @@ static void auth_timeout(conn *c)
 static void finish_hello(conn *c, const store_app *app)
 {
 	gateway *gw = c->gw;
-	Souk__V1__Hello *h = c->hello->hello;
+	Souk__V1__Hello *h = c->side->hello->hello;
 	const char *why = NULL;
 	char user[STORE_ID_MAX];
 	int code = auth_verify(app, h->token, souk_now_ms() / 1000, user, sizeof(user), &why);
@@ -463,7 +479,7 @@ static void finish_hello(conn *c, const store_app *app)
 	if (code == SOUK__V1__ERROR_CODE__UNKNOWN_KEY && !c->keys_reloaded && cached &&
 	    souk_mono_us() - cached->loaded_us > 1000000) {
 		/* a key registered since the cache was filled: reload once, then decide */
-		gc_op *op = op_for(c, GC_LOAD_APP, c->hello->request_id);
+		gc_op *op = op_for(c, GC_LOAD_APP, c->side->hello->request_id);
 		if (op) {
 			c->keys_reloaded = 1;
 			gc_submit(gw->gc, op);
@@ -474,18 +490,19 @@ static void finish_hello(conn *c, const store_app *app)
 		atomic_fetch_add(&g_metrics.auth_failures, 1);
 		souk_log(SOUK_LOG_INFO, "conn %llu: hello refused: %s (%s)",
 			 (unsigned long long)c->id, souk_wire_error_name(code), why);
-		fail_and_close(c, c->hello->request_id, code, why, SOUK_WIRE_CLOSE_AUTH);
+		fail_and_close(c, c->side->hello->request_id, code, why, SOUK_WIRE_CLOSE_AUTH);
 		return;
 	}
 	user_entry *u = user_find(gw, conn_app_id(c), user, 1);
 	if (!u) {
-		fail_and_close(c, c->hello->request_id, SOUK__V1__ERROR_CODE__INTERNAL,
+		fail_and_close(c, c->side->hello->request_id, SOUK__V1__ERROR_CODE__INTERNAL,
 			       "out of memory", SOUK_WIRE_CLOSE_INTERNAL);
 		return;
 	}
 	if (u->n_conns >= gw->cfg.max_connections_per_user) {
 		user_release(gw, u);
-		fail_and_close(c, c->hello->request_id, SOUK__V1__ERROR_CODE__TOO_MANY_CONNECTIONS,
+		fail_and_close(c, c->side->hello->request_id,
+			       SOUK__V1__ERROR_CODE__TOO_MANY_CONNECTIONS,
 			       "too many connections for this user", SOUK_WIRE_CLOSE_LIMIT);
 		return;
 	}
@@ -493,13 +510,13 @@ static void finish_hello(conn *c, const store_app *app)
 	c->device_id = strdup(h->device_id ? h->device_id : "");
 	if (!c->device_id) {
 		user_release(gw, u);
-		fail_and_close(c, c->hello->request_id, SOUK__V1__ERROR_CODE__INTERNAL,
+		fail_and_close(c, c->side->hello->request_id, SOUK__V1__ERROR_CODE__INTERNAL,
 			       "out of memory", SOUK_WIRE_CLOSE_INTERNAL);
 		return;
 	}
 	user_attach(u, c);
 
-	gc_op *op = op_for(c, GC_DEVICE_CONNECT, c->hello->request_id);
+	gc_op *op = op_for(c, GC_DEVICE_CONNECT, c->side->hello->request_id);
 	if (!op) {
 		conn_close(c, SOUK_WIRE_CLOSE_INTERNAL, "out of memory");
 		return;
@@ -529,7 +546,14 @@ static void on_hello(conn *c, Souk__V1__Frame *f)
 		souk_wire_frame_free(f);
 		return;
 	}
-	c->hello = f;
+	conn_side *side = side_get(c);
+	if (!side) {
+		fail_and_close(c, f->request_id, SOUK__V1__ERROR_CODE__INTERNAL, "out of memory",
+			       SOUK_WIRE_CLOSE_INTERNAL);
+		souk_wire_frame_free(f);
+		return;
+	}
+	side->hello = f;
 	c->state = CS_AUTHING;
 	app_cache *a = app_lookup(gw, h->app_id);
 	if (a && souk_mono_us() - a->loaded_us < APP_CACHE_TTL_US) {
@@ -605,14 +629,20 @@ static void on_sync_request(conn *c, uint64_t request_id, const Souk__V1__SyncRe
 	if (c->reading) {
 		/* one read at a time per connection; the latest request waits, and one it
 		 * replaces is answered now: every request with an id gets one answer */
-		if (c->sync_queued && c->sync_q_request)
-			send_error(c, c->sync_q_request, SOUK__V1__ERROR_CODE__UNEXPECTED_FRAME,
+		conn_side *s = side_get(c);
+		if (!s) {
+			send_error(c, request_id, SOUK__V1__ERROR_CODE__INTERNAL, "out of memory",
+				   NULL, 0, 0);
+			return;
+		}
+		if (c->sync_queued && s->sync_q_request)
+			send_error(c, s->sync_q_request, SOUK__V1__ERROR_CODE__UNEXPECTED_FRAME,
 				   "replaced by a later sync request before it was served", NULL, 0,
 				   0);
 		c->sync_queued = 1;
-		c->sync_q_request = request_id;
-		c->sync_q_after = r->after_seq;
-		c->sync_q_limit = r->limit;
+		s->sync_q_request = request_id;
+		s->sync_q_after = r->after_seq;
+		s->sync_q_limit = r->limit;
 		return;
 	}
 	uint64_t after = r->after_seq;
@@ -871,9 +901,11 @@ static void on_read_done(conn *c, gc_op *op)
 	if (c->sync_queued) {
 		c->sync_queued = 0;
 		Souk__V1__SyncRequest r = SOUK__V1__SYNC_REQUEST__INIT;
-		r.after_seq = c->sync_q_after;
-		r.limit = c->sync_q_limit;
-		on_sync_request(c, c->sync_q_request, &r);
+		r.after_seq = c->side->sync_q_after;
+		r.limit = c->side->sync_q_limit;
+		uint64_t request_id = c->side->sync_q_request;
+		side_trim(c);
+		on_sync_request(c, request_id, &r);
 	} else if (c->live && c->catchup) {
 		c->catchup = 0;
 		start_read(c, 0, 1, c->sent_up_to, 0);
@@ -892,7 +924,7 @@ static void complete(gateway *gw, gc_op *op)
 			app_store(gw, op->app);
 			op->app = NULL;
 		}
-		if (c && c->state == CS_AUTHING && c->hello) {
+		if (c && c->state == CS_AUTHING && c->side && c->side->hello) {
 			app_cache *a = app_lookup(gw, op->app_id);
 			if (op->status == 0 && a)
 				finish_hello(c, a->app);
@@ -936,8 +968,11 @@ static void complete(gateway *gw, gc_op *op)
 			if (c->wsi) /* the auth timer: see auth_timeout() */
 				lws_set_timer_usecs(c->wsi, LWS_SET_TIMER_USEC_CANCEL);
 			c->acked = c->ack_wanted = op->seq < op->head_seq ? op->seq : op->head_seq;
-			souk_wire_frame_free(c->hello);
-			c->hello = NULL;
+			if (c->side) {
+				souk_wire_frame_free(c->side->hello);
+				c->side->hello = NULL;
+				side_trim(c);
+			}
 			atomic_fetch_add(&g_metrics.connections_authenticated, 1);
 			send_frame(c, &f);
 		}
@@ -1124,30 +1159,40 @@ int gw_conn_receive(conn *c, const uint8_t *in, size_t len, int binary, int fina
 			       "text messages are not part of souk.v1", SOUK_WIRE_CLOSE_PROTOCOL);
 		return 0;
 	}
-	gw_rx_buf rx = {c->rx, c->rx_len, c->rx_cap};
+	conn_side *s = c->side;
+	gw_rx_buf rx = {s ? s->rx : NULL, s ? s->rx_len : 0, s ? s->rx_cap : 0};
 	const uint8_t *msg = NULL;
 	size_t msg_len = 0;
 	gw_rx_result r = gw_rx_add(&rx, in, len, final, &msg, &msg_len);
-	c->rx = rx.buf;
-	c->rx_len = rx.len;
-	c->rx_cap = rx.cap;
+	if (rx.buf || s) {
+		/* a piece was buffered (or the buffer dropped): keep the buffer in the side */
+		if (!s && !(s = side_get(c))) {
+			gw_rx_reset(&rx);
+			return -1;
+		}
+		s->rx = rx.buf;
+		s->rx_len = (uint32_t)rx.len;
+		s->rx_cap = (uint32_t)rx.cap;
+	}
 	switch (r) {
 	case GW_RX_MORE:
 		return 0;
 	case GW_RX_NOMEM:
 		return -1;
 	case GW_RX_TOO_LARGE:
+		side_trim(c);
 		atomic_fetch_add(&g_metrics.frames_rejected, 1);
 		fail_and_close(c, 0, SOUK__V1__ERROR_CODE__FRAME_TOO_LARGE,
 			       "frame exceeds 65536 bytes", SOUK_WIRE_CLOSE_TOO_LARGE);
 		return 0;
 	case GW_RX_MESSAGE:
 		on_frame(c, msg, msg_len);
-		if (c->rx) {
-			gw_rx_buf done = {c->rx, c->rx_len, c->rx_cap};
+		if (c->side && c->side->rx) {
+			gw_rx_buf done = {c->side->rx, c->side->rx_len, c->side->rx_cap};
 			gw_rx_reset(&done);
-			c->rx = NULL;
-			c->rx_len = c->rx_cap = 0;
+			c->side->rx = NULL;
+			c->side->rx_len = c->side->rx_cap = 0;
+			side_trim(c);
 		}
 		return 0;
 	}
@@ -1215,11 +1260,12 @@ void gw_conn_closed(gateway *gw, conn *c)
 	free(c->device_id);
 	c->device_id = NULL;
 	queue_free(c);
-	free(c->rx);
-	souk_wire_frame_free(c->hello);
-	c->hello = NULL;
-	c->rx = NULL;
-	c->rx_len = c->rx_cap = 0;
+	if (c->side) {
+		free(c->side->rx);
+		souk_wire_frame_free(c->side->hello);
+		free(c->side);
+		c->side = NULL;
+	}
 	gw->n_conns--;
 	atomic_fetch_sub(&g_metrics.connections_current, 1);
 	conn_churn(gw);
@@ -1302,7 +1348,7 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 	case LWS_CALLBACK_TIMER:
 		if (c && c->gw && c->wsi && c->close_code && !c->q_head) {
-			const char *why = c->close_why ? c->close_why : "";
+			const char *why = c->side && c->side->close_why ? c->side->close_why : "";
 			lws_close_reason(wsi, (enum lws_close_status)c->close_code,
 					 (unsigned char *)why,
 					 strlen(why) > 120 ? 120 : strlen(why));
@@ -1431,6 +1477,12 @@ gateway *gateway_new(const souk_config *cfg, souk_store *store, char *err, size_
 		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
 	info.user = gw;
 	info.fd_limit_per_thread = 0;
+	/* lws gives every accepted connection a 4 KiB header table until its handshake or
+	 * request is done. Unbounded (lws' default), a burst of connects allocates hundreds at
+	 * once and leaves their holes in the heap behind the connections that stay: ~90 B per
+	 * idle connection at 15,000 (docs/performance.md, "Idle connections"). Bounded, the
+	 * connections beyond it wait for a table, in order. */
+	info.max_http_header_pool = (unsigned short)cfg->http_header_tables;
 	info.pcontext = &gw->ctx; /* lws sets it to NULL when it frees the context */
 	/* event_loop "epoll": lws runs on our libuv loop (Debian loads lws' libuv glue as the
 	 * libwebsockets-evlib-uv plugin). lws' own loop calls poll() over every socket on every

@@ -78,39 +78,47 @@ typedef struct user_entry user_entry;
 
 enum conn_state { CS_NEW, CS_AUTHING, CS_READY };
 
+/* What a connection needs only at times: while its hello is checked, while a message
+ * arrives in pieces, while a sync request waits for the read in flight, once it closes.
+ * Allocated on first use and freed once empty (gateway.c: side_get, side_trim), so that
+ * an idle connection does not carry it. */
+typedef struct conn_side {
+	Souk__V1__Frame *hello; /* the hello being checked (CS_AUTHING) */
+	uint8_t *rx;		/* reassembly: bounded by SOUK_WIRE_MAX_FRAME */
+	uint32_t rx_len, rx_cap;
+	const char *close_why;
+	uint64_t sync_q_request, sync_q_after; /* with conn.sync_queued */
+	uint32_t sync_q_limit;
+} conn_side;
+
 typedef struct conn {
 	struct lws *wsi;
 	gateway *gw;
 	uint64_t id;
-	enum conn_state state;
-	int close_code; /* close once the queue is written */
 	/* Every idle connection carries this struct: keep it small (docs/performance.md,
-	 * "Idle connections"). The app id and user id are the user_entry's (gateway.c:
-	 * conn_app_id, conn_user_id; until the hello is accepted, the app id is the pending
-	 * hello's); the device id is an exact-length copy, set with the user. */
+	 * "Idle connections"; 120 bytes, a 128-byte malloc block). The app id and user id
+	 * are the user_entry's (gateway.c: conn_app_id, conn_user_id; until the hello is
+	 * accepted, the app id is the pending hello's); the device id is an exact-length
+	 * copy, set with the user. */
 	char *device_id;
 	user_entry *user;
-	struct conn *unext, *uprev;
+	struct conn *unext; /* the user's connections (few: max_connections_per_user) */
 	struct conn *hnext; /* id hash chain */
-	Souk__V1__Frame *hello;
-
-	uint8_t *rx;
-	uint32_t rx_len, rx_cap; /* bounded by SOUK_WIRE_MAX_FRAME */
+	conn_side *side;    /* NULL most of the time */
 
 	outmsg *q_head, *q_tail;
 	uint32_t q_frames, q_bytes; /* bounded by send_queue_max_frames/bytes */
-	const char *close_why;
 
+	uint64_t sent_up_to;
+	uint64_t acked, ack_wanted; /* device cursor: stored, and latest acked (gateway.c) */
+	uint32_t ack_written_s;	    /* monotonic second of the last cursor write (on_ack) */
+
+	uint16_t close_code; /* close once the queue is written */
+	unsigned state : 2;  /* enum conn_state */
 	unsigned sync_started : 1, live : 1, reading : 1, catchup : 1;
-	unsigned sync_queued : 1;   /* a sync request waits for the read in flight */
+	unsigned sync_queued : 1;   /* a sync request waits for the read in flight (side) */
 	unsigned ack_inflight : 1;  /* a cursor write is queued */
 	unsigned keys_reloaded : 1; /* an unknown kid made us reload the app's keys once */
-	uint64_t sent_up_to;
-	uint64_t sync_q_request, sync_q_after;
-	uint32_t sync_q_limit;
-	uint32_t ack_written_s; /* monotonic second of the last cursor write (on_ack) */
-
-	uint64_t acked, ack_wanted; /* device cursor: stored, and latest acked (gateway.c) */
 } conn;
 
 struct user_entry {

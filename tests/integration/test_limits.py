@@ -308,5 +308,82 @@ class SlowReaderTest(unittest.TestCase):
         self.assertEqual([e.seq for e in evs], list(range(1, n + 2)))
 
 
+class HeaderTablesTest(unittest.TestCase):
+    """http_header_tables bounds the handshakes and HTTP requests parsed at once: the ones
+    beyond it wait their turn and are all served, also while clients hold tables with
+    headers they never finish."""
+
+    def setUp(self):
+        self.s = Server(config={"http_header_tables": 4}).start()
+
+    def tearDown(self):
+        self.s.close()
+
+    def test_handshakes_and_requests_beyond_the_tables_wait_and_are_served(self):
+        import threading
+        # three clients hold three of the four tables with a request line and no end
+        slow = []
+        for _ in range(3):
+            so = socket.create_connection(("127.0.0.1", self.s.port), timeout=5)
+            so.sendall(b"GET /v1/ws HTTP/1.1\r\nHost: x\r\n")
+            slow.append(so)
+        tokens = {u: self.s.token(u) for u in ("hs-%d" % i for i in range(60))}
+        welcomes, statuses, errors = [], [], []
+
+        def login(user):
+            try:
+                c = Client(self.s)
+                w = c.hello(tokens[user], device="d")
+                welcomes.append(w.WhichOneof("body"))
+                c.close()
+            except Exception as e:  # recorded, asserted below
+                errors.append(repr(e))
+
+        def health():
+            statuses.append(self.s.healthz())
+
+        threads = [threading.Thread(target=login, args=(u,)) for u in tokens]
+        threads += [threading.Thread(target=health) for _ in range(30)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+        self.assertEqual(welcomes, ["welcome"] * 60)
+        self.assertEqual(statuses, [200] * 30)
+        for so in slow:
+            so.close()
+
+    def test_the_bound_holds_and_a_freed_table_serves_the_next_in_line(self):
+        import threading
+        slow = []
+        for _ in range(4):
+            so = socket.create_connection(("127.0.0.1", self.s.port), timeout=5)
+            so.sendall(b"GET /v1/ws HTTP/1.1\r\nHost: x\r\n")
+            slow.append(so)
+        time.sleep(0.3)  # the server has read them: every table is held
+        done = threading.Event()
+        out = []
+
+        def login():
+            try:
+                c = Client(self.s)
+                out.append(c.login("in-line").user_id)
+                c.close()
+            except Exception as e:
+                out.append(repr(e))
+            done.set()
+
+        t = threading.Thread(target=login)
+        t.start()
+        self.assertFalse(done.wait(1.0), "handshake served although every table was held")
+        slow.pop().close()
+        self.assertTrue(done.wait(10), "a freed table did not serve the waiting handshake")
+        t.join()
+        self.assertEqual(out, ["in-line"])
+        for so in slow:
+            so.close()
+
+
 if __name__ == "__main__":
     unittest.main()

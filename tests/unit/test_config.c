@@ -75,6 +75,14 @@ static void file_env_and_errors(void **state)
 	assert_int_equal(config_set(&c, "event_loop", "select", err, sizeof(err)), 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "event_loop"));
+	/* header tables: 64 by default, 1 … 65535 (lws counts them in 16 bits) */
+	config_defaults(&c);
+	assert_int_equal(c.http_header_tables, 64);
+	assert_int_equal(config_set(&c, "http_header_tables", "65536", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "out of range"));
+	assert_int_equal(config_set(&c, "http_header_tables", "0", err, sizeof(err)), -1);
+	assert_int_equal(config_set(&c, "http_header_tables", "2", err, sizeof(err)), 0);
+	assert_int_equal(c.http_header_tables, 2);
 	config_defaults(&c);
 	char host[64];
 	int port;
