@@ -74,6 +74,39 @@ def cpu_split(t0, t1):
     return {k: round(100.0 * v / tot, 1) for k, v in d.items() if v}
 
 
+def proc_cpu_s(pid):
+    """CPU time (user + system, all threads) of a process so far, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_s(t):
+    """Machine-wide busy CPU seconds (all cores) in a cpu_times()."""
+    return (sum(t.values()) - t["idle"] - t["iowait"]) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU per message of a run: the server process, its load generators and the whole
+    machine (kernel threads included: softirqs, writeback), from GO until the generators
+    report, divided by the messages received in that time."""
+
+    def __init__(self, server_pid, workers):
+        self.server_pid, self.workers = server_pid, workers
+        self.t0 = self._sample()
+
+    def _sample(self):
+        return (proc_cpu_s(self.server_pid),
+                sum(proc_cpu_s(p.pid) for p in self.workers.procs), busy_s(cpu_times()))
+
+    def per_msg_us(self, msgs):
+        t1 = self._sample()
+        if not msgs:
+            return None
+        names = ("server", "loadgen", "machine")
+        return {k: round(1e6 * (b - a) / msgs, 1) for k, a, b in zip(names, self.t0, t1)}
+
+
 def nofile_prefix():
     """Raise the open-files limit of a child to 20,000 (soukd does not raise its own)."""
     if shutil.which("prlimit"):
@@ -284,8 +317,10 @@ class Workers:
             except BrokenPipeError:
                 pass
 
-    def results(self):
+    def results(self, before_close=None):
         out = [self._line(p, "RESULT") for p in self.procs]
+        if before_close:  # the generators are still there (their /proc entries)
+            before_close(out)
         self.close()
         return out
 
@@ -383,8 +418,10 @@ def run_pairs(ctx, port, proto, app, rate, tag, lat):
     return w
 
 
-def finish_pairs(w, p):
-    rs = w.results()
+def finish_pairs(w, p, meter=None):
+    cpu = {}
+    rs = w.results(before_close=lambda rs: cpu.update(
+        meter.per_msg_us(total(rs, "received")) or {}) if meter else None)
     d = {"sent": total(rs, "sent"), "acked": total(rs, "acked"),
          "acked_window": total(rs, "acked_window"),
          "received_window": total(rs, "received_window"), "received": total(rs, "received"),
@@ -392,6 +429,8 @@ def finish_pairs(w, p):
          "measured_s": p["duration"]}
     d["received_per_s"] = d["received_window"] / p["duration"]
     d["acked_per_s"] = d["acked_window"] / p["duration"]
+    if cpu:
+        d["cpu_us_per_msg"] = cpu
     return d
 
 
@@ -418,8 +457,9 @@ def sc_durable(ctx):
         w = run_pairs(ctx, s.port, "souk", s.app, 0, "durable-max", False)
         m0 = s.metrics()
         la = loadavg()
+        meter = CpuMeter(s.proc.pid, w)
         w.tell("GO")
-        mx = finish_pairs(w, p)
+        mx = finish_pairs(w, p, meter)
         m1 = s.metrics()
         mx["load_average"] = la
         dn = m1["souk_commit_batch_size_count"] - m0["souk_commit_batch_size_count"]
@@ -460,8 +500,9 @@ def sc_durable(ctx):
     mq = Mosquitto(b["mosquitto"], work)
     try:
         w = run_pairs(ctx, mq.port, "mqtt", None, 0, "mqtt-max", False)
+        meter = CpuMeter(mq.proc.pid, w)
         w.tell("GO")
-        mqd = finish_pairs(w, p)
+        mqd = finish_pairs(w, p, meter)
         det["mosquitto_max"] = mqd
         # the same open-loop rate as soukd's half-load run: latency at equal load
         w = run_pairs(ctx, mq.port, "mqtt", None, rate * frac, "mqtt-half", True)

@@ -257,30 +257,111 @@ static void observe_write(int stage, int64_t stamp_us)
 				      souk_mono_us() - stamp_us);
 }
 
+/* Server-to-client WebSocket framing (RFC 6455 5.2: FIN, binary, unmasked) of a frame of
+ * len bytes into hdr; returns the header's length. */
+static size_t ws_header(uint8_t *hdr, size_t len)
+{
+	hdr[0] = 0x82;
+	if (len < 126) {
+		hdr[1] = (uint8_t)len;
+		return 2;
+	}
+	if (len < 65536) {
+		hdr[1] = 126;
+		hdr[2] = (uint8_t)(len >> 8);
+		hdr[3] = (uint8_t)len;
+		return 4;
+	}
+	hdr[1] = 127;
+	for (int i = 0; i < 8; i++)
+		hdr[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+	return 10;
+}
+
+enum { WRITE_MAX_FRAMES = 16, WRITE_MAX_BYTES = 64 * 1024 };
+
+/* Writes the head of c's send queue: up to WRITE_MAX_FRAMES frames and WRITE_MAX_BYTES in
+ * one write, so that a send's ack and the sender's own event, or the events of several
+ * sends, cost one send() and one TCP segment rather than one each. Several frames are
+ * framed here and written raw (lws_write LWS_WRITE_RAW: lws adds no framing of its own;
+ * soukd negotiates no extension), one frame goes through lws' own framing. lws buffers
+ * what the socket does not take (lws_partial_buffered) and holds WRITEABLE back until it
+ * is out. Returns -1 if the write failed. */
+static int write_queue(conn *c)
+{
+	struct lws *wsi = c->wsi;
+	size_t k = 0, total = 0;
+	for (outmsg *m = c->q_head; m && k < WRITE_MAX_FRAMES; m = m->next, k++) {
+		size_t add = m->len + (m->len < 126 ? 2 : m->len < 65536 ? 4 : 10);
+		if (k > 0 && total + add > WRITE_MAX_BYTES)
+			break;
+		total += add;
+	}
+	if (k == 0)
+		return 0;
+	uint8_t *buf = NULL;
+	if (k > 1)
+		buf = malloc(LWS_PRE + total);
+	if (!buf) { /* one frame (or no memory for the gathering): lws frames it */
+		outmsg *m = gw_conn_pop(c);
+		int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
+		if (n >= 0)
+			observe_write(m->stage, m->stamp_us);
+		free(m->buf);
+		free(m);
+		return n < 0 ? -1 : 0;
+	}
+	size_t off = LWS_PRE;
+	for (size_t i = 0; i < k; i++) {
+		outmsg *m = c->q_head;
+		off += ws_header(buf + off, m->len);
+		memcpy(buf + off, m->buf + LWS_PRE, m->len);
+		off += m->len;
+		m = gw_conn_pop(c);
+		observe_write(m->stage, m->stamp_us);
+		free(m->buf);
+		free(m);
+	}
+	int n = lws_write(wsi, buf + LWS_PRE, total, LWS_WRITE_RAW);
+	free(buf);
+	return n < 0 ? -1 : 0;
+}
+
+/* The end of a drain (or a connection whose queue grew long in it): write what the drain
+ * queued for c, then leave the rest, if any, to WRITEABLE. */
+static void flush_conn(conn *c)
+{
+	if (!c->wsi || !c->q_head || c->close_code == SOUK_WIRE_CLOSE_SLOW)
+		return;
+	if (!lws_partial_buffered(c->wsi) && write_queue(c) < 0)
+		conn_close(c, SOUK_WIRE_CLOSE_INTERNAL, "write failed");
+	if (c->q_head || c->close_code)
+		lws_callback_on_writable(c->wsi);
+}
+
+static void flush_listed(gateway *gw)
+{
+	for (size_t i = 0; i < gw->n_flush; i++) {
+		conn *c = gw->flush[i];
+		c->flush_listed = 0;
+		flush_conn(c);
+	}
+	gw->n_flush = 0;
+}
+
 /* Takes ownership of buf (frame at buf + LWS_PRE, len bytes). stage (OUT_*) and stamp_us:
  * the latency histogram its write ends, measured from stamp_us (OUT_PLAIN: none).
  *
- * While completions are drained (gw->write_direct), a frame for a connection with nothing
- * queued and nothing buffered by lws is written at once instead of waiting for a WRITEABLE
- * callback: that wait is a whole loop iteration (a poll() over every socket, then every
- * other callback of it), which at half the durable rate was most of the time from COMMIT
- * to the recipient's EventBatch (docs/performance.md). lws buffers what the socket does
- * not take and holds WRITEABLE back until it is out (lws-write.h, "Truncated Writes");
- * frames queued after that keep their order behind it. */
+ * While completions are drained (gw->write_direct), the connection is listed and written
+ * at the end of the drain (flush_listed) instead of waiting for a WRITEABLE callback: that
+ * wait is a whole loop iteration (with event_loop "poll", a poll() over every socket,
+ * then every other callback of it), which at half the durable rate was most of the time
+ * from COMMIT to the recipient's EventBatch (docs/performance.md); and all its frames of
+ * the drain go in one write (write_queue). */
 static void enqueue_raw(conn *c, uint8_t *buf, size_t len, int stage, int64_t stamp_us)
 {
 	if (c->close_code == SOUK_WIRE_CLOSE_SLOW) {
 		free(buf);
-		return;
-	}
-	if (c->gw->write_direct && c->wsi && !c->q_head && !c->close_code &&
-	    !lws_partial_buffered(c->wsi)) {
-		int n = lws_write(c->wsi, buf + LWS_PRE, len, LWS_WRITE_BINARY);
-		free(buf);
-		if (n < 0)
-			conn_close(c, SOUK_WIRE_CLOSE_INTERNAL, "write failed");
-		else
-			observe_write(stage, stamp_us);
 		return;
 	}
 	if (c->q_frames + 1 > (size_t)c->gw->cfg.send_queue_max_frames ||
@@ -311,6 +392,29 @@ static void enqueue_raw(conn *c, uint8_t *buf, size_t len, int stage, int64_t st
 	c->q_tail = m;
 	c->q_frames++;
 	c->q_bytes += len;
+	gateway *gw = c->gw;
+	if (gw->write_direct && c->wsi && !c->close_code) {
+		if (c->flush_listed) {
+			/* a long queue within one drain goes out now: one write of up to
+			 * WRITE_MAX_FRAMES, not a queue that a big group could overflow */
+			if (c->q_frames >= WRITE_MAX_FRAMES)
+				flush_conn(c);
+			return;
+		}
+		if (gw->n_flush == gw->cap_flush) {
+			size_t cap = gw->cap_flush ? 2 * gw->cap_flush : 256;
+			conn **nf = realloc(gw->flush, cap * sizeof(*nf));
+			if (!nf) {
+				conn_want_write(c);
+				return;
+			}
+			gw->flush = nf;
+			gw->cap_flush = cap;
+		}
+		gw->flush[gw->n_flush++] = c;
+		c->flush_listed = 1;
+		return;
+	}
 	conn_want_write(c);
 }
 
@@ -1104,6 +1208,7 @@ size_t gw_drain_completions(gateway *gw)
 		list = next;
 		n++;
 	}
+	flush_listed(gw);
 	gw->write_direct = 0;
 	return n;
 }
@@ -1273,8 +1378,6 @@ void gw_conn_closed(gateway *gw, conn *c)
 
 /* ---- WebSocket: /v1/ws, souk.v1 ---------------------------------------------------- */
 
-enum { WRITES_PER_CALLBACK = 16 };
-
 static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		   size_t len)
 {
@@ -1302,24 +1405,14 @@ static int cb_souk(struct lws *wsi, enum lws_callback_reasons reason, void *user
 					       !lws_remaining_packet_payload(wsi));
 
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
-		/* Several frames per callback (an ack and the sender's own event, say): each
-		 * callback costs a loop iteration (with event_loop "poll", a poll() over every
-		 * socket), and a frame left for the next one waits that long. lws buffers a write
-		 * the socket did not take whole; then we stop (lws_partial_buffered) until it is
-		 * writable again. The cap keeps one busy connection from holding the loop. */
+		/* Several frames per callback, in one write (write_queue): each callback costs
+		 * a loop iteration (with event_loop "poll", a poll() over every socket), and a
+		 * frame left for the next one waits that long. What the socket did not take
+		 * whole, lws buffers and holds WRITEABLE back until it is out. The cap keeps one
+		 * busy connection from holding the loop. */
 		if (c->q_head) {
-			for (int k = 0; c->q_head && k < WRITES_PER_CALLBACK; k++) {
-				outmsg *m = gw_conn_pop(c);
-				int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
-				if (n >= 0)
-					observe_write(m->stage, m->stamp_us);
-				free(m->buf);
-				free(m);
-				if (n < 0)
-					return -1;
-				if (lws_partial_buffered(wsi))
-					break;
-			}
+			if (write_queue(c) < 0)
+				return -1;
 			if (c->q_head || c->close_code)
 				lws_callback_on_writable(wsi);
 			return 0;
@@ -1375,8 +1468,12 @@ static const struct lws_protocols protocols[] = {
 	 * once (rops_handle_POLLIN_ws), so much smaller costs loop CPU per message: at 128, a
 	 * 100-byte text send (with the ack sent beside it) took one more read, +14-25 us of
 	 * loop CPU per message; 256 measured within noise of 512. A control frame (<= 125
-	 * bytes) must fit whole. docs/performance.md, "Idle connections". */
-	{SOUK_WIRE_SUBPROTOCOL, cb_souk, sizeof(conn), 256, 0, NULL, 0},
+	 * bytes) must fit whole. docs/performance.md, "Idle connections".
+	 * tx_packet_size: without it lws also sends at most the receive buffer (+ LWS_PRE + 4)
+	 * per send() (lws_issue_raw) and buffers the rest for the next WRITEABLE: a 300-byte
+	 * event took two sends and a loop iteration, a 64 KiB sync page 237 of them. Now a
+	 * send() takes up to a whole frame, or what write_queue() gathered. */
+	{SOUK_WIRE_SUBPROTOCOL, cb_souk, sizeof(conn), 256, 0, NULL, WRITE_MAX_BYTES + 64},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -1671,6 +1768,7 @@ void gateway_free(gateway *gw)
 			gw->users[b] = u->hnext;
 			free(u);
 		}
+	free(gw->flush);
 	pthread_mutex_destroy(&gw->wake_mu);
 	free(gw);
 }

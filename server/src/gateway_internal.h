@@ -119,6 +119,7 @@ typedef struct conn {
 	unsigned sync_queued : 1;   /* a sync request waits for the read in flight (side) */
 	unsigned ack_inflight : 1;  /* a cursor write is queued */
 	unsigned keys_reloaded : 1; /* an unknown kid made us reload the app's keys once */
+	unsigned flush_listed : 1;  /* in gateway.flush */
 } conn;
 
 struct user_entry {
@@ -168,7 +169,11 @@ struct gateway {
 	/* while a send's completion pushes its events live (gateway.c: complete): when the
 	 * completion ran, for souk_event_write_seconds; 0 otherwise */
 	int64_t live_event_stamp_us;
-	int write_direct; /* completions are being drained: enqueue_raw() may write at once */
+	/* While completions are drained: the connections given frames, each written with one
+	 * write at the end of the drain (gateway.c: enqueue_raw, flush_listed). */
+	int write_direct;
+	conn **flush;
+	size_t n_flush, cap_flush;
 };
 
 /* gateway.c */

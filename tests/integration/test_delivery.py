@@ -138,6 +138,39 @@ class DeliveryTest(unittest.TestCase):
         rest = b.sync(after=20, limit=10)
         self.assertEqual([e.seq for e in rest], list(range(21, 27)))
 
+    def test_frames_of_every_size_arrive_whole_and_in_order(self):
+        # Frames written together (a send's ack and the sender's own event, the events of
+        # a group of sends) share one write with their WebSocket headers made by soukd:
+        # 2-byte (< 126), 4-byte (126 ... 65535) headers; and a sync page near the frame
+        # limit goes out in one piece.
+        a = self.device("alice", "phone")
+        b = self.device("alice", "tablet")
+        conv = a.open_support()
+        b.events(1)
+        a.events(1)
+        sizes = [1, 90, 100, 110, 126, 300, 4000, 16000] * 5
+        bodies = ["%d:" % i + "x" * (n - len("%d:" % i)) if n > 4 else "%d" % i
+                  for i, n in enumerate(sizes)]
+        rids = [a.send_text(conv.conversation_id, t, wait=False)[0] for t in bodies]
+        acks = {}
+        mine = []
+        while len(acks) < len(rids) or len(mine) < len(rids):
+            f = a.recv(timeout=20)
+            if f.WhichOneof("body") == "send_ack":
+                acks[f.request_id] = f.send_ack.seq
+            elif f.WhichOneof("body") == "events":
+                mine.extend(f.events.events)
+        self.assertEqual([acks[r] for r in rids], list(range(2, 2 + len(rids))))
+        self.assertEqual([e.message.content.text.body for e in mine], bodies)
+        theirs = b.events(len(bodies), timeout=20)
+        self.assertEqual([e.seq for e in theirs], list(range(2, 2 + len(rids))))
+        self.assertEqual([e.message.content.text.body for e in theirs], bodies)
+        # a new device catches up in pages of up to the frame limit
+        c = self.device("alice", "laptop")
+        self.assertEqual([e.message.content.text.body for e in c.synced[1:]], bodies)
+        for x in (a, b, c):
+            x.close()
+
     def test_mark_read_reaches_the_other_device(self):
         a = self.device("alice", "phone")
         b = self.device("alice", "tablet")
