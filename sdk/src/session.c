@@ -1191,8 +1191,10 @@ static int lws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/* tx_packet_size: otherwise lws sends at most its 4 KiB service buffer per send() and
+ * waits for the next WRITEABLE with the rest of a larger frame (a 16 KB message) */
 static const struct lws_protocols protocols[] = {
-	{SOUK_WIRE_SUBPROTOCOL, lws_cb, 0, 0, 0, NULL, 0},
+	{SOUK_WIRE_SUBPROTOCOL, lws_cb, 0, 0, 0, NULL, SOUK_WIRE_MAX_FRAME + 64},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

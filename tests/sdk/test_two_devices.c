@@ -89,7 +89,12 @@ int main(void)
 	CHECK_OK(souk_client_open_support_conversation(&again, a));
 	CHECK_EQ(again, conv_a); /* one support conversation */
 	int64_t ids[3];
-	const char *texts[3] = {"where is my order?", "it was due on Monday", "order 1234"};
+	/* the third is 12,000 bytes: more than lws' 4 KiB service buffer, a frame the SDK
+	 * sends and soukd delivers whole (tx_packet_size), with a 4-byte WebSocket header */
+	static char big[12001];
+	memset(big, 'x', sizeof(big) - 1);
+	memcpy(big, "order 1234 ", 11);
+	const char *texts[3] = {"where is my order?", "it was due on Monday", big};
 	for (int i = 0; i < 3; i++) {
 		th_forbid_in_logs(texts[i]);
 		CHECK_OK(souk_client_send_text(&ids[i], a, conv_a, texts[i]));
