@@ -319,14 +319,18 @@ class HeaderTablesTest(unittest.TestCase):
     def tearDown(self):
         self.s.close()
 
-    def test_handshakes_and_requests_beyond_the_tables_wait_and_are_served(self):
-        import threading
-        # three clients hold three of the four tables with a request line and no end
+    def hold_tables(self, n):
+        """n clients that each hold a table: a request line and headers with no end."""
         slow = []
-        for _ in range(3):
+        for _ in range(n):
             so = socket.create_connection(("127.0.0.1", self.s.port), timeout=5)
             so.sendall(b"GET /v1/ws HTTP/1.1\r\nHost: x\r\n")
             slow.append(so)
+        return slow
+
+    def test_handshakes_and_requests_beyond_the_tables_wait_and_are_served(self):
+        import threading
+        slow = self.hold_tables(3)  # three of the four
         tokens = {u: self.s.token(u) for u in ("hs-%d" % i for i in range(60))}
         welcomes, statuses, errors = [], [], []
 
@@ -356,11 +360,7 @@ class HeaderTablesTest(unittest.TestCase):
 
     def test_the_bound_holds_and_a_freed_table_serves_the_next_in_line(self):
         import threading
-        slow = []
-        for _ in range(4):
-            so = socket.create_connection(("127.0.0.1", self.s.port), timeout=5)
-            so.sendall(b"GET /v1/ws HTTP/1.1\r\nHost: x\r\n")
-            slow.append(so)
+        slow = self.hold_tables(4)
         time.sleep(0.3)  # the server has read them: every table is held
         done = threading.Event()
         out = []
