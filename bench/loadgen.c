@@ -16,7 +16,8 @@
  *
  * Setup connects at most SETUP_PENDING devices at a time (a ramp, so that the listen backlog
  * is not what is measured); the storm does not. A device speaks the protocol like libsouk
- * does: it acks (Ack{seq}) after every batch or page it received.
+ * does: it acks (Ack{seq}) every sync page at once and live events at most 200 ms after
+ * they arrived, all of them in one Ack.
  *
  * The event loop (--loop): by default the context runs on our own libuv loop (epoll), which
  * Debian's lws 4.1.6 loads as its evlib-uv plugin (LWS_SERVER_OPTION_LIBUV with the loop in
@@ -78,6 +79,11 @@ typedef struct dev {
 	int inflight;
 	uint64_t counter;
 	int64_t sent, acked;
+	/* live events waiting for their delayed ack, as libsouk (ACK_DELAY_NS) */
+	uint64_t ack_pending;
+	int64_t ack_due_ns;
+	struct dev *ack_next;
+	int ack_queued;
 } dev;
 
 /* The libwebsockets user data of one connection attempt (freed at LWS_CALLBACK_WSI_DESTROY):
@@ -112,7 +118,12 @@ static struct {
 	int last_error_code;
 	int64_t err_by_code[6];	  /* wire error codes 1xx..5xx */
 	int64_t close_by_code[4]; /* peer closes: 4408 auth timeout, 4429 limit, 4409 slow, other */
+	dev *ack_head, *ack_tail; /* devices with a delayed ack, oldest first */
 } W;
+
+/* libsouk acks a sync page at once and live events at most 200 ms later, together
+ * (sdk/src/session.c, ACK_DELAY_US); the devices here do the same. */
+enum { ACK_DELAY_NS = 200000000 };
 
 static int is_mode(const char *m)
 {
@@ -369,8 +380,39 @@ static void on_events(dev *d, Souk__V1__Event **ev, size_t n, int page)
 		if (t >= W.t_measure_ns && t < W.t_end_ns)
 			lg_lat_add(&W.lat, now - t);
 	}
-	if (n && !W.o->no_ack)
+	if (!n || W.o->no_ack)
+		return;
+	if (page) {
 		send_ack(d, d->last_seq);
+		d->ack_pending = 0;
+		return;
+	}
+	d->ack_pending = d->last_seq;
+	if (!d->ack_queued) {
+		d->ack_queued = 1;
+		d->ack_due_ns = now + ACK_DELAY_NS;
+		d->ack_next = NULL;
+		if (W.ack_tail)
+			W.ack_tail->ack_next = d;
+		else
+			W.ack_head = d;
+		W.ack_tail = d;
+	}
+}
+
+/* From tick(): the delayed acks that are due. */
+static void send_due_acks(int64_t now)
+{
+	while (W.ack_head && W.ack_head->ack_due_ns <= now) {
+		dev *d = W.ack_head;
+		W.ack_head = d->ack_next;
+		if (!W.ack_head)
+			W.ack_tail = NULL;
+		d->ack_queued = 0;
+		if (d->ack_pending && d->wsi)
+			send_ack(d, d->ack_pending);
+		d->ack_pending = 0;
+	}
 }
 
 static void pump(dev *d);
@@ -524,6 +566,7 @@ static int64_t tick(void)
 	int64_t now = lg_mono_ns();
 	const lg_opts *o = W.o;
 	int64_t timeout_ns = (int64_t)(o->timeout_s * 1e9);
+	send_due_acks(now);
 
 	/* connection ramp and retries */
 	int connecting = W.phase == P_SETUP || (W.phase == P_RUN && is_mode("storm"));

@@ -49,6 +49,9 @@ enum { PH_IDLE, PH_CONNECTING, PH_HELLO, PH_SYNCING, PH_LIVE };
 enum {
 	TX_MAX = 256,	      /* frames queued for writing */
 	PROBE_TIMEOUT_S = 10, /* answer to a probe ping after a network change */
+	/* Live events are acked at most this long after they were committed, all of them in
+	 * one Ack: an ack per EventBatch was an uplink packet per message received. */
+	ACK_DELAY_US = 200000,
 };
 
 typedef struct txframe {
@@ -101,7 +104,9 @@ struct souk__session {
 	uint64_t open_req;
 	int open_refused; /* not again on this connection */
 
-	lws_sorted_usec_list_t sul_connect, sul_outbox, sul_probe, sul_context;
+	lws_sorted_usec_list_t sul_connect, sul_outbox, sul_probe, sul_context, sul_ack;
+	uint64_t ack_pending; /* applied live events not acked yet (ACK_DELAY_US) */
+	int ack_scheduled;
 	int connect_scheduled;
 	unsigned attempt;
 	int reconnect_now;
@@ -335,6 +340,11 @@ static void on_disconnected(souk__session *s, int err, const char *why)
 	s->context_dirty = 1;
 	s->open_req = 0;
 	s->open_refused = 0;
+	if (s->ack_scheduled) {
+		lws_sul_cancel(&s->sul_ack);
+		s->ack_scheduled = 0;
+	}
+	s->ack_pending = 0;
 	if (s->probe_active) {
 		lws_sul_cancel(&s->sul_probe);
 		s->probe_active = 0;
@@ -701,6 +711,34 @@ static void send_ack(souk__session *s, uint64_t seq)
 	send_frame(s, &f);
 }
 
+static void ack_cb(lws_sorted_usec_list_t *sul)
+{
+	souk__session *s = lws_container_of(sul, souk__session, sul_ack);
+	s->ack_scheduled = 0;
+	if (s->ack_pending && s->wsi && s->phase >= PH_SYNCING && !s->close_requested)
+		send_ack(s, s->ack_pending);
+	s->ack_pending = 0;
+}
+
+/* Acks everything up to seq: a sync page at once (its ack tells the server where the
+ * device is before the next page), live events after ACK_DELAY_US with whatever else
+ * arrived meanwhile. The server keeps the cursor for wake-ups and retention only, and
+ * persists it coalesced anyway (docs/protocol.md, Ack); a delayed ack that a closing
+ * connection drops leaves the cursor a little behind, never ahead. */
+static void ack_applied(souk__session *s, uint64_t seq, int page)
+{
+	if (page) {
+		send_ack(s, seq);
+		s->ack_pending = 0;
+		return;
+	}
+	s->ack_pending = seq;
+	if (!s->ack_scheduled) {
+		s->ack_scheduled = 1;
+		lws_sul_schedule(s->ctx, 0, &s->sul_ack, ack_cb, ACK_DELAY_US);
+	}
+}
+
 static int send_sync_request(souk__session *s, uint64_t after)
 {
 	Souk__V1__SyncRequest sr = SOUK__V1__SYNC_REQUEST__INIT;
@@ -815,7 +853,7 @@ static int on_events(souk__session *s, Souk__V1__Event *const *events, size_t n,
 	if (res.conversations) /* the support conversation may have its server id now */
 		s->outbox_dirty = s->context_dirty = 1;
 	if (n)
-		send_ack(s, res.last_applied);
+		ack_applied(s, res.last_applied, page);
 	if (res.gap) {
 		souk__logf(LG(s), SOUK_LOG_WARN,
 			   "gap in the event stream after seq %llu: reconnecting to refetch",

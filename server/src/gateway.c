@@ -824,6 +824,7 @@ static void dispatch(conn *c, Souk__V1__Frame *f)
 		return;
 	}
 	case SOUK__V1__FRAME__BODY_ACK:
+		atomic_fetch_add_explicit(&g_metrics.acks_received, 1, memory_order_relaxed);
 		on_ack(c, f->ack->seq);
 		break;
 	case SOUK__V1__FRAME__BODY_MARK_READ: {

@@ -67,6 +67,7 @@ size_t metrics_render(char *buf, size_t cap)
 	COUNTER("souk_events_delivered_total", "Events written to client connections.",
 		events_delivered);
 	COUNTER("souk_sync_pages_total", "Sync pages served.", sync_pages);
+	COUNTER("souk_acks_total", "Ack frames received from devices.", acks_received);
 	COUNTER("souk_slow_consumer_disconnects_total",
 		"Connections closed because their send queue overflowed.",
 		slow_consumer_disconnects);

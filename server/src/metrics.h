@@ -35,6 +35,7 @@ typedef struct souk_metrics {
 	atomic_uint_fast64_t messages_duplicate;
 	atomic_uint_fast64_t messages_rejected;
 	atomic_uint_fast64_t events_delivered;
+	atomic_uint_fast64_t acks_received;
 	atomic_uint_fast64_t sync_pages;
 	atomic_uint_fast64_t slow_consumer_disconnects;
 	atomic_uint_fast64_t frames_rejected;
