@@ -5,50 +5,110 @@
 
 souk_metrics g_metrics;
 
-static const double batch_le[METRICS_BATCH_BUCKETS] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
-static const double lat_le[METRICS_LAT_BUCKETS] = {0.0005, 0.001, 0.002, 0.005, 0.01,
-						   0.02,   0.05,  0.1,	 0.25,	1};
+/* A histogram's upper bounds, in the unit it is observed in, and the divisor that turns
+ * that unit into the one printed (microseconds observed, seconds printed). */
+typedef struct hist_spec {
+	const char *name, *help;
+	const int64_t *le;
+	int n;
+	int64_t per_unit;
+} hist_spec;
 
-/* upper bounds of the stage buckets, in microseconds (printed in seconds) */
-static const int64_t stage_le_us[METRICS_STAGE_BUCKETS] = {500,	   1000,   2000,   5000,   10000,
-							   20000,  30000,  50000,  75000,  100000,
-							   150000, 200000, 250000, 500000, 1000000};
+static const int64_t batch_le[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+static const int64_t commit_le_us[] = {500,   1000,  2000,   5000,   10000,
+				       20000, 50000, 100000, 250000, 1000000};
+static const int64_t stage_le_us[] = {500,   1000,   2000,   5000,   10000,  20000,  30000,  50000,
+				      75000, 100000, 150000, 200000, 250000, 500000, 1000000};
+
+#define SPEC(name, help, le, per_unit)                                                             \
+	{                                                                                          \
+		name, help, le, (int)(sizeof(le) / sizeof(le[0])), per_unit                        \
+	}
+
+static const hist_spec commit_batch_spec =
+	SPEC("souk_commit_batch_size", "Operations per group commit.", batch_le, 1);
+static const hist_spec commit_seconds_spec =
+	SPEC("souk_commit_seconds", "Time from BEGIN to durable COMMIT.", commit_le_us, 1000000);
+static const hist_spec stage_spec[METRICS_STAGES] = {
+	[METRICS_SEND_QUEUE] = SPEC("souk_send_queue_seconds",
+				    "Per accepted send: decoded SendRequest to the start of the "
+				    "storage group that runs it.",
+				    stage_le_us, 1000000),
+	[METRICS_SEND_GROUP] = SPEC("souk_send_group_seconds",
+				    "Per accepted send: start of its storage group to COMMIT "
+				    "returned.",
+				    stage_le_us, 1000000),
+	[METRICS_SEND_COMPLETION] = SPEC("souk_send_completion_seconds",
+					 "Per accepted send: COMMIT returned to the loop thread "
+					 "running its completion.",
+					 stage_le_us, 1000000),
+	[METRICS_SEND_ACK] = SPEC("souk_send_ack_seconds",
+				  "Per accepted send: decoded SendRequest to its SendAck handed to "
+				  "lws_write.",
+				  stage_le_us, 1000000),
+	[METRICS_EVENT_WRITE] = SPEC("souk_event_write_seconds",
+				     "Per live device of a recipient: a send's completion to the "
+				     "EventBatch carrying it handed to lws_write.",
+				     stage_le_us, 1000000),
+};
+_Static_assert(sizeof(stage_le_us) / sizeof(stage_le_us[0]) <= METRICS_HIST_MAX_BUCKETS,
+	       "raise METRICS_HIST_MAX_BUCKETS");
+
+/* a negative value counts as 0; a value equal to a bound is in that bound's bucket */
+static void hist_observe(metrics_hist *h, const hist_spec *sp, int64_t v)
+{
+	if (v < 0)
+		v = 0;
+	int i = 0;
+	while (i < sp->n && v > sp->le[i])
+		i++;
+	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum, (uint64_t)v, memory_order_relaxed);
+}
 
 void metrics_observe_stage(metrics_stage stage, int64_t micros)
 {
-	if (micros < 0)
-		micros = 0;
-	int i = 0;
-	while (i < METRICS_STAGE_BUCKETS && micros > stage_le_us[i])
-		i++;
-	metrics_hist *h = &g_metrics.stage[stage];
-	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->sum_us, (uint64_t)micros, memory_order_relaxed);
+	hist_observe(&g_metrics.stage[stage], &stage_spec[stage], micros);
 }
 
 void metrics_observe_commit(size_t ops, int64_t micros)
 {
-	atomic_fetch_add(&g_metrics.commits, 1);
-	atomic_fetch_add(&g_metrics.commit_ops_sum, ops);
-	atomic_fetch_add(&g_metrics.commit_us_sum, (uint64_t)micros);
-	for (int i = 0; i < METRICS_BATCH_BUCKETS; i++)
-		if ((double)ops <= batch_le[i])
-			atomic_fetch_add(&g_metrics.batch_bucket[i], 1);
-	for (int i = 0; i < METRICS_LAT_BUCKETS; i++)
-		if ((double)micros / 1e6 <= lat_le[i])
-			atomic_fetch_add(&g_metrics.lat_bucket[i], 1);
+	hist_observe(&g_metrics.commit_batch, &commit_batch_spec, (int64_t)ops);
+	hist_observe(&g_metrics.commit_seconds, &commit_seconds_spec, micros);
 }
 
 #define LOAD(f) ((unsigned long long)atomic_load(&g_metrics.f))
-
-size_t metrics_render(char *buf, size_t cap)
-{
-	size_t n = 0;
 #define P(...)                                                                                     \
 	do {                                                                                       \
 		if (n < cap)                                                                       \
 			n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__);                      \
 	} while (0)
+
+static size_t hist_render(char *buf, size_t n, size_t cap, const hist_spec *sp,
+			  const metrics_hist *h)
+{
+	const char *name = sp->name;
+	P("# HELP %s %s\n# TYPE %s histogram\n", name, sp->help, name);
+	unsigned long long cum = 0;
+	for (int i = 0; i < sp->n; i++) {
+		cum += (unsigned long long)atomic_load(&h->bucket[i]);
+		P("%s_bucket{le=\"%g\"} %llu\n", name, (double)sp->le[i] / (double)sp->per_unit,
+		  cum);
+	}
+	cum += (unsigned long long)atomic_load(&h->bucket[sp->n]);
+	P("%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
+	unsigned long long sum = (unsigned long long)atomic_load(&h->sum);
+	if (sp->per_unit == 1)
+		P("%s_sum %llu\n", name, sum);
+	else
+		P("%s_sum %.6f\n", name, (double)sum / (double)sp->per_unit);
+	P("%s_count %llu\n", name, cum);
+	return n;
+}
+
+size_t metrics_render(char *buf, size_t cap)
+{
+	size_t n = 0;
 #define COUNTER(name, help, field)                                                                 \
 	P("# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n", LOAD(field))
 #define GAUGE(name, help, field)                                                                   \
@@ -76,58 +136,9 @@ size_t metrics_render(char *buf, size_t cap)
 	COUNTER("souk_commit_failures_total", "Group commits that failed.", commit_failures);
 	GAUGE("souk_storage_queue", "Operations waiting for the storage thread.", storage_queue);
 
-	P("# HELP souk_commit_batch_size Operations per group commit.\n"
-	  "# TYPE souk_commit_batch_size histogram\n");
-	for (int i = 0; i < METRICS_BATCH_BUCKETS; i++)
-		P("souk_commit_batch_size_bucket{le=\"%g\"} %llu\n", batch_le[i],
-		  LOAD(batch_bucket[i]));
-	P("souk_commit_batch_size_bucket{le=\"+Inf\"} %llu\n", LOAD(commits));
-	P("souk_commit_batch_size_sum %llu\nsouk_commit_batch_size_count %llu\n",
-	  LOAD(commit_ops_sum), LOAD(commits));
-
-	P("# HELP souk_commit_seconds Time from BEGIN to durable COMMIT.\n"
-	  "# TYPE souk_commit_seconds histogram\n");
-	for (int i = 0; i < METRICS_LAT_BUCKETS; i++)
-		P("souk_commit_seconds_bucket{le=\"%g\"} %llu\n", lat_le[i], LOAD(lat_bucket[i]));
-	P("souk_commit_seconds_bucket{le=\"+Inf\"} %llu\n", LOAD(commits));
-	P("souk_commit_seconds_sum %.6f\nsouk_commit_seconds_count %llu\n",
-	  (double)LOAD(commit_us_sum) / 1e6, LOAD(commits));
-
-	static const struct {
-		const char *name, *help;
-	} stages[METRICS_STAGES] = {
-		[METRICS_SEND_QUEUE] =
-			{"souk_send_queue_seconds",
-			 "Per accepted send: decoded SendRequest to the start of the "
-			 "storage group that runs it."},
-		[METRICS_SEND_GROUP] = {"souk_send_group_seconds",
-					"Per accepted send: start of its storage group to COMMIT "
-					"returned."},
-		[METRICS_SEND_COMPLETION] =
-			{"souk_send_completion_seconds",
-			 "Per accepted send: COMMIT returned to the loop thread "
-			 "running its completion."},
-		[METRICS_SEND_ACK] = {"souk_send_ack_seconds",
-				      "Per accepted send: decoded SendRequest to its SendAck "
-				      "handed to lws_write."},
-		[METRICS_EVENT_WRITE] = {"souk_event_write_seconds",
-					 "Per live device of a recipient: a send's completion to "
-					 "the EventBatch carrying it handed to lws_write."},
-	};
-	for (int s = 0; s < METRICS_STAGES; s++) {
-		const metrics_hist *h = &g_metrics.stage[s];
-		const char *name = stages[s].name;
-		P("# HELP %s %s\n# TYPE %s histogram\n", name, stages[s].help, name);
-		unsigned long long cum = 0;
-		for (int i = 0; i < METRICS_STAGE_BUCKETS; i++) {
-			cum += (unsigned long long)atomic_load(&h->bucket[i]);
-			P("%s_bucket{le=\"%g\"} %llu\n", name, (double)stage_le_us[i] / 1e6, cum);
-		}
-		/* _count is the +Inf bucket, so the two always agree within one scrape */
-		cum += (unsigned long long)atomic_load(&h->bucket[METRICS_STAGE_BUCKETS]);
-		P("%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
-		P("%s_sum %.6f\n%s_count %llu\n", name, (double)atomic_load(&h->sum_us) / 1e6, name,
-		  cum);
-	}
+	n = hist_render(buf, n, cap, &commit_batch_spec, &g_metrics.commit_batch);
+	n = hist_render(buf, n, cap, &commit_seconds_spec, &g_metrics.commit_seconds);
+	for (int s = 0; s < METRICS_STAGES; s++)
+		n = hist_render(buf, n, cap, &stage_spec[s], &g_metrics.stage[s]);
 	return n < cap ? n : cap - 1;
 }

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { METRICS_BATCH_BUCKETS = 9, METRICS_LAT_BUCKETS = 10, METRICS_STAGE_BUCKETS = 15 };
+enum { METRICS_HIST_MAX_BUCKETS = 15 };
 
 /* The stages of one send (docs/operations.md, "/metrics"), each a histogram in seconds. */
 typedef enum metrics_stage {
@@ -19,11 +19,13 @@ typedef enum metrics_stage {
 	METRICS_STAGES
 } metrics_stage;
 
-/* One observation costs two relaxed atomic adds: the buckets are kept per interval (not
- * cumulative) and cumulated when /metrics is rendered; the last one is over 1 s. */
+/* Every histogram of /metrics. One observation costs two relaxed atomic adds: a bucket
+ * counts the observations between its lower and upper bound (the last one those over the
+ * highest bound) and the buckets are cumulated when /metrics is rendered, so within one
+ * scrape the le buckets never decrease and _count is exactly the +Inf bucket. */
 typedef struct metrics_hist {
-	atomic_uint_fast64_t bucket[METRICS_STAGE_BUCKETS + 1];
-	atomic_uint_fast64_t sum_us;
+	atomic_uint_fast64_t bucket[METRICS_HIST_MAX_BUCKETS + 1];
+	atomic_uint_fast64_t sum;
 } metrics_hist;
 
 typedef struct souk_metrics {
@@ -39,18 +41,16 @@ typedef struct souk_metrics {
 	atomic_uint_fast64_t sync_pages;
 	atomic_uint_fast64_t slow_consumer_disconnects;
 	atomic_uint_fast64_t frames_rejected;
-	atomic_uint_fast64_t commits;
 	atomic_uint_fast64_t commit_failures;
-	atomic_uint_fast64_t commit_ops_sum;
-	atomic_uint_fast64_t commit_us_sum;
-	atomic_uint_fast64_t batch_bucket[METRICS_BATCH_BUCKETS]; /* cumulative le buckets */
-	atomic_uint_fast64_t lat_bucket[METRICS_LAT_BUCKETS];
 	atomic_uint_fast64_t storage_queue;
-	metrics_hist stage[METRICS_STAGES];
+	metrics_hist commit_batch;	    /* operations per group commit */
+	metrics_hist commit_seconds;	    /* BEGIN to durable COMMIT, in microseconds */
+	metrics_hist stage[METRICS_STAGES]; /* in microseconds */
 } souk_metrics;
 
 extern souk_metrics g_metrics;
 
+/* Records one group commit of `ops` operations that took `micros` (storage thread). */
 void metrics_observe_commit(size_t ops, int64_t micros);
 /* Records one send's stage duration (any thread; a negative one counts as 0). */
 void metrics_observe_stage(metrics_stage stage, int64_t micros);
