@@ -29,23 +29,18 @@ static const hist_spec commit_batch_spec =
 	SPEC("souk_commit_batch_size", "Operations per group commit.", batch_le, 1);
 static const hist_spec commit_seconds_spec =
 	SPEC("souk_commit_seconds", "Time from BEGIN to durable COMMIT.", commit_le_us, 1000000);
+#define STAGE(name, help) SPEC(name, "Per accepted send: " help, stage_le_us, 1000000)
 static const hist_spec stage_spec[METRICS_STAGES] = {
-	[METRICS_SEND_QUEUE] = SPEC("souk_send_queue_seconds",
-				    "Per accepted send: decoded SendRequest to the start of the "
-				    "storage group that runs it.",
-				    stage_le_us, 1000000),
-	[METRICS_SEND_GROUP] = SPEC("souk_send_group_seconds",
-				    "Per accepted send: start of its storage group to COMMIT "
-				    "returned.",
-				    stage_le_us, 1000000),
-	[METRICS_SEND_COMPLETION] = SPEC("souk_send_completion_seconds",
-					 "Per accepted send: COMMIT returned to the loop thread "
-					 "running its completion.",
-					 stage_le_us, 1000000),
-	[METRICS_SEND_ACK] = SPEC("souk_send_ack_seconds",
-				  "Per accepted send: decoded SendRequest to its SendAck handed to "
-				  "lws_write.",
-				  stage_le_us, 1000000),
+	[METRICS_SEND_QUEUE] = STAGE("souk_send_queue_seconds",
+				     "decoded SendRequest to the start of the storage group that "
+				     "runs it."),
+	[METRICS_SEND_GROUP] =
+		STAGE("souk_send_group_seconds", "start of its storage group to COMMIT returned."),
+	[METRICS_SEND_COMPLETION] = STAGE("souk_send_completion_seconds",
+					  "COMMIT returned to the loop thread running its "
+					  "completion."),
+	[METRICS_SEND_ACK] = STAGE("souk_send_ack_seconds",
+				   "decoded SendRequest to its SendAck handed to lws_write."),
 	[METRICS_EVENT_WRITE] = SPEC("souk_event_write_seconds",
 				     "Per live device of a recipient: a send's completion to the "
 				     "EventBatch carrying it handed to lws_write.",

@@ -526,6 +526,15 @@ souk_client *th_client(th_server *s, const char *db_name, const char *device_id,
 	return c;
 }
 
+souk_client *th_started_client(th_server *s, const char *db_name, const char *device_id,
+			       int key_variant, const char *token)
+{
+	souk_client *c = th_client(s, db_name, device_id, key_variant);
+	CHECK_OK(souk_client_login(c, token));
+	CHECK_OK(souk_client_start(c));
+	return c;
+}
+
 void th_wait(souk_client *c, th_pred pred, void *arg, th_event_fn on_event, void *ev_arg,
 	     int timeout_ms, const char *what)
 {

@@ -87,6 +87,9 @@ const char *th_url(th_server *s);
  * changes it). Logs go to stderr with SOUK_TEST_VERBOSE, and every log line is checked
  * against the forbidden strings (th_forbid_in_logs). */
 souk_client *th_client(th_server *s, const char *db_name, const char *device_id, int key_variant);
+/* th_client(), logged in with `token` and started */
+souk_client *th_started_client(th_server *s, const char *db_name, const char *device_id,
+			       int key_variant, const char *token);
 /* heartbeat_s for the clients th_client() creates from now on (0: the SDK default) */
 extern unsigned th_heartbeat_s;
 void th_key(uint8_t key[32], int variant);

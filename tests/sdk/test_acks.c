@@ -74,12 +74,8 @@ int main(void)
 	th_server_init(&srv, "{\"send_rate_per_s\": 100000, \"send_burst\": 100000}");
 	th_server_start(&srv);
 	char *token = th_token(&srv, "shopper-acks", 3600);
-	souk_client *a = th_client(&srv, "a.db", "phone", 0);
-	souk_client *b = th_client(&srv, "b.db", "tablet", 1);
-	CHECK_OK(souk_client_login(a, token));
-	CHECK_OK(souk_client_login(b, token));
-	CHECK_OK(souk_client_start(a));
-	CHECK_OK(souk_client_start(b));
+	souk_client *a = th_started_client(&srv, "a.db", "phone", 0, token);
+	souk_client *b = th_started_client(&srv, "b.db", "tablet", 1, token);
 	int64_t conv = 0;
 	CHECK_OK(souk_client_open_support_conversation(&conv, a));
 	th_wait(a, th_outbox_empty, NULL, NULL, NULL, 60000, "the conversation is open");

@@ -96,9 +96,7 @@ int main(void)
 	th_server_init(&srv, NULL);
 	th_server_start(&srv);
 	char *token = th_token(&srv, "shopper-agent", 3600);
-	souk_client *a = th_client(&srv, "a.db", "phone", 0);
-	CHECK_OK(souk_client_login(a, token));
-	CHECK_OK(souk_client_start(a));
+	souk_client *a = th_started_client(&srv, "a.db", "phone", 0, token);
 	st s = {0};
 	CHECK_OK(souk_client_open_support_conversation(&s.conv, a));
 	int64_t mine = 0;
@@ -163,9 +161,7 @@ int main(void)
 	th_wait(a, pending_status, &s, on_event, &s, 60000, "the conversation pending");
 
 	/* the shopper reads everything; the other device learns it */
-	souk_client *b = th_client(&srv, "b.db", "tablet", 1);
-	CHECK_OK(souk_client_login(b, token));
-	CHECK_OK(souk_client_start(b));
+	souk_client *b = th_started_client(&srv, "b.db", "tablet", 1, token);
 	CHECK_OK(souk_client_mark_read(a, s.conv, 0));
 	CHECK_OK(souk_client_get_conversation(&cv, a, s.conv));
 	CHECK_EQ(souk_conversation_get_unread_count(cv), 0);

@@ -60,9 +60,7 @@ int main(void)
 	th_server_init(&srv, NULL);
 	th_server_start(&srv);
 	char *token = th_token(&srv, "shopper-qr", 3600);
-	souk_client *a = th_client(&srv, "a.db", "phone", 0);
-	CHECK_OK(souk_client_login(a, token));
-	CHECK_OK(souk_client_start(a));
+	souk_client *a = th_started_client(&srv, "a.db", "phone", 0, token);
 	st s = {0};
 	CHECK_OK(souk_client_open_support_conversation(&s.conv, a));
 	CHECK_OK(souk_client_send_text(NULL, a, s.conv, "My order is late"));

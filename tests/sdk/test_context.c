@@ -73,9 +73,7 @@ int main(void)
 	char *token = th_token(&srv, USER, 3600);
 
 	/* ---- offline, and the conversation not known to the server yet ---- */
-	souk_client *a = th_client(&srv, "a.db", "phone", 0);
-	CHECK_OK(souk_client_login(a, token));
-	CHECK_OK(souk_client_start(a));
+	souk_client *a = th_started_client(&srv, "a.db", "phone", 0, token);
 	int64_t conv = 0;
 	CHECK_OK(souk_client_open_support_conversation(&conv, a));
 	souk_context *x = full_context("silver");

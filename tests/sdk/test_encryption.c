@@ -68,12 +68,8 @@ int main(void)
 	fclose(f);
 	CHECK(th_file_contains(probe, canary));
 
-	souk_client *a = th_client(&srv, "sender.db", "sender", 0);
-	souk_client *b = th_client(&srv, "receiver.db", "receiver", 1);
-	CHECK_OK(souk_client_login(a, token));
-	CHECK_OK(souk_client_login(b, token));
-	CHECK_OK(souk_client_start(a));
-	CHECK_OK(souk_client_start(b));
+	souk_client *a = th_started_client(&srv, "sender.db", "sender", 0, token);
+	souk_client *b = th_started_client(&srv, "receiver.db", "receiver", 1, token);
 	int64_t conv = 0;
 	CHECK_OK(souk_client_open_support_conversation(&conv, a));
 	for (int i = 0; i < 20; i++)

@@ -149,15 +149,11 @@ int main(void)
 	char db[512];
 	th_db_path(db, sizeof(db), "a.db");
 
-	souk_client *b = th_client(&srv, "b.db", "b", 1);
-	CHECK_OK(souk_client_login(b, token));
-	CHECK_OK(souk_client_start(b));
+	souk_client *b = th_started_client(&srv, "b.db", "b", 1, token);
 	int64_t conv_b = 0;
 	CHECK_OK(souk_client_open_support_conversation(&conv_b, b));
 
-	souk_client *a = th_client(&srv, "a.db", "a", 0);
-	CHECK_OK(souk_client_login(a, token));
-	CHECK_OK(souk_client_start(a));
+	souk_client *a = th_started_client(&srv, "a.db", "a", 0, token);
 	tally t = {0};
 	send_from_b(b, conv_b, 0, 20);
 	want_seq = 20;

@@ -63,12 +63,8 @@ int main(void)
 	th_server_init(&srv, NULL);
 	th_server_start(&srv);
 	char *token = th_token(&srv, "shopper-hints", 3600);
-	souk_client *a = th_client(&srv, "a.db", "phone", 0);
-	souk_client *b = th_client(&srv, "b.db", "tablet", 1);
-	CHECK_OK(souk_client_login(a, token));
-	CHECK_OK(souk_client_login(b, token));
-	CHECK_OK(souk_client_start(a));
-	CHECK_OK(souk_client_start(b));
+	souk_client *a = th_started_client(&srv, "a.db", "phone", 0, token);
+	souk_client *b = th_started_client(&srv, "b.db", "tablet", 1, token);
 	st s = {0};
 	int64_t conv = 0;
 	CHECK_OK(souk_client_open_support_conversation(&conv, a));

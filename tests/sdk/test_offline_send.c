@@ -84,9 +84,7 @@ int main(void)
 	th_server_reserve_port(&srv); /* the URL is known; nothing listens yet */
 	char *token = th_token(&srv, "shopper-1", 3600);
 
-	souk_client *a = th_client(&srv, "a.db", "device-a", 0);
-	CHECK_OK(souk_client_login(a, token));
-	CHECK_OK(souk_client_start(a));
+	souk_client *a = th_started_client(&srv, "a.db", "device-a", 0, token);
 	int64_t conv = 0;
 	CHECK_OK(souk_client_open_support_conversation(&conv, a));
 	CHECK(conv > 0);
@@ -140,9 +138,7 @@ int main(void)
 	souk_conversation_free(cv);
 
 	/* a second device of the same user sees exactly those 50, in order */
-	souk_client *b = th_client(&srv, "b.db", "device-b", 1);
-	CHECK_OK(souk_client_login(b, token));
-	CHECK_OK(souk_client_start(b));
+	souk_client *b = th_started_client(&srv, "b.db", "device-b", 1, token);
 	counts cb = {0};
 	th_wait(b, has_n_messages, &cb, on_event, &cb, 60000, "device b has the 50 messages");
 	/* let a late duplicate, if the server had stored one, arrive before counting */

@@ -32,9 +32,7 @@ static int child_main(int argc, char **argv)
 	s.port = port;
 	int round = atoi(argv[5]);
 	int fd = atoi(argv[6]);
-	souk_client *c = th_client(&s, "victim.db", "victim", 0);
-	CHECK_OK(souk_client_login(c, argv[4]));
-	CHECK_OK(souk_client_start(c));
+	souk_client *c = th_started_client(&s, "victim.db", "victim", 0, argv[4]);
 	int64_t conv = 0;
 	CHECK_OK(souk_client_open_support_conversation(&conv, c));
 	for (int i = 0; i < 80; i++) {
@@ -189,9 +187,7 @@ int main(int argc, char **argv)
 	th_log("%zu messages delivered (%zu reported before a kill)", stored.n, reported.n);
 
 	/* a second device of the user sees the same messages, once each, in order */
-	souk_client *obs = th_client(&srv, "observer.db", "observer", 1);
-	CHECK_OK(souk_client_login(obs, token));
-	CHECK_OK(souk_client_start(obs));
+	souk_client *obs = th_started_client(&srv, "observer.db", "observer", 1, token);
 	uint64_t want = stored.n;
 	th_wait(obs, synced_to, &want, NULL, NULL, 120000, "the observer to sync");
 	souk_conversation_list *cl = NULL;

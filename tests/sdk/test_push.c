@@ -80,9 +80,7 @@ static void push(th_server *srv, const char *json, int users, char *push_id, siz
 static souk_client *start(th_server *srv, const char *db, const char *device, int key,
 			  const char *token)
 {
-	souk_client *c = th_client(srv, db, device, key);
-	CHECK_OK(souk_client_login(c, token));
-	CHECK_OK(souk_client_start(c));
+	souk_client *c = th_started_client(srv, db, device, key, token);
 	return c;
 }
 

@@ -64,9 +64,7 @@ int main(void)
 	th_server_init(&srv, "{\"max_message_bytes\": 100}");
 	th_server_start(&srv);
 	char *token = th_token(&srv, "shopper-long", 3600);
-	souk_client *a = th_client(&srv, "a.db", "a", 0);
-	CHECK_OK(souk_client_login(a, token));
-	CHECK_OK(souk_client_start(a));
+	souk_client *a = th_started_client(&srv, "a.db", "a", 0, token);
 	int64_t conv = 0;
 	CHECK_OK(souk_client_open_support_conversation(&conv, a));
 

@@ -109,9 +109,7 @@ int main(void)
 	th_server_init(&srv, NULL);
 	th_server_start(&srv);
 	char *token = th_token(&srv, "shopper-rich", 3600);
-	souk_client *a = th_client(&srv, "a.db", "phone", 0);
-	CHECK_OK(souk_client_login(a, token));
-	CHECK_OK(souk_client_start(a));
+	souk_client *a = th_started_client(&srv, "a.db", "phone", 0, token);
 	int64_t conv = 0;
 	CHECK_OK(souk_client_open_support_conversation(&conv, a));
 
@@ -211,9 +209,7 @@ int main(void)
 	th_list_free(l);
 
 	/* ---- the second device: each once, every field intact ---- */
-	souk_client *b = th_client(&srv, "b.db", "tablet", 1);
-	CHECK_OK(souk_client_login(b, token));
-	CHECK_OK(souk_client_start(b));
+	souk_client *b = th_started_client(&srv, "b.db", "tablet", 1, token);
 	int added = 0;
 	th_wait(b, seven_received, NULL, count_added, &added, 60000, "the tablet has all seven");
 	CHECK_EQ(added, 7);

@@ -107,9 +107,7 @@ int main(void)
 	/* 1. a refused token, then a good one */
 	char *bad = bad_token(&srv, "alice");
 	char *alice = th_token(&srv, "alice", 3600);
-	souk_client *a = th_client(&srv, "alice.db", "alice-phone", 0);
-	CHECK_OK(souk_client_login(a, bad));
-	CHECK_OK(souk_client_start(a));
+	souk_client *a = th_started_client(&srv, "alice.db", "alice-phone", 0, bad);
 	seen s = {0};
 	th_wait(a, got_token_needed, &s, on_event, &s, 60000, "TOKEN_NEEDED for a bad token");
 	CHECK_EQ(s.token_wire, 201); /* TOKEN_INVALID */

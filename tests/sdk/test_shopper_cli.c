@@ -50,9 +50,7 @@ int main(void)
 	CHECK(strstr(out, "and one more  (sent)") != NULL);
 	CHECK(strstr(out, "still pending") == NULL);
 
-	souk_client *b = th_client(&srv, "other.db", "other-device", 1);
-	CHECK_OK(souk_client_login(b, token));
-	CHECK_OK(souk_client_start(b));
+	souk_client *b = th_started_client(&srv, "other.db", "other-device", 1, token);
 	th_wait(b, has_one, NULL, NULL, NULL, 60000, "the other device has both messages");
 	souk_conversation_list *l = NULL;
 	CHECK_OK(souk_client_list_conversations(&l, b));

@@ -126,9 +126,7 @@ int main(void)
 	th_server_start(&srv);
 	char *token = th_token(&srv, "shopper-pages", 3600);
 
-	souk_client *b = th_client(&srv, "b.db", "b", 1);
-	CHECK_OK(souk_client_login(b, token));
-	CHECK_OK(souk_client_start(b));
+	souk_client *b = th_started_client(&srv, "b.db", "b", 1, token);
 	int64_t conv_b = 0;
 	CHECK_OK(souk_client_open_support_conversation(&conv_b, b));
 	for (int k = 0; k < N; k++) {
@@ -149,9 +147,7 @@ int main(void)
 
 	/* A's first sync, stopped as soon as something arrived */
 	tally t = {0};
-	souk_client *a = th_client(&srv, "a.db", "a", 0);
-	CHECK_OK(souk_client_login(a, token));
-	CHECK_OK(souk_client_start(a));
+	souk_client *a = th_started_client(&srv, "a.db", "a", 0, token);
 	th_wait(a, any_added, &t, on_event, &t, 60000, "a's sync started");
 	souk_client_free(a);
 	for (int k = 0; k < N; k++)
