@@ -39,6 +39,7 @@ static const key KEYS[] = {
 	S(port_file),
 	S(log_level),
 	S(event_loop),
+	S(commit_sync),
 	I(max_message_bytes, 64, SOUK_WIRE_MAX_MESSAGE),
 	I(auth_timeout_ms, 100, 600000),
 	I(send_rate_per_s, 1, 1000000),
@@ -59,6 +60,7 @@ void config_defaults(souk_config *c)
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	snprintf(c->event_loop, sizeof(c->event_loop), "epoll");
+	snprintf(c->commit_sync, sizeof(c->commit_sync), "pipelined");
 	c->max_message_bytes = SOUK_WIRE_MAX_MESSAGE;
 	c->auth_timeout_ms = 5000;
 	c->send_rate_per_s = 20;
@@ -223,6 +225,11 @@ int config_validate(const souk_config *c, char *err, size_t errlen)
 	}
 	if (strcmp(c->event_loop, "epoll") != 0 && strcmp(c->event_loop, "poll") != 0) {
 		snprintf(err, errlen, "event_loop: '%s' is not epoll or poll", c->event_loop);
+		return -1;
+	}
+	if (strcmp(c->commit_sync, "pipelined") != 0 && strcmp(c->commit_sync, "inline") != 0) {
+		snprintf(err, errlen, "commit_sync: '%s' is not pipelined or inline",
+			 c->commit_sync);
 		return -1;
 	}
 	return 0;

@@ -16,7 +16,8 @@ typedef struct souk_config {
 	char tls_key[1024];
 	char port_file[1024];
 	char log_level[16];
-	char event_loop[16]; /* "epoll" (libuv) or "poll" */
+	char event_loop[16];  /* "epoll" (libuv) or "poll" */
+	char commit_sync[16]; /* "pipelined" (a sync thread) or "inline" (inside COMMIT) */
 	int64_t max_message_bytes;
 	int64_t auth_timeout_ms;
 	int64_t send_rate_per_s;

@@ -1666,7 +1666,8 @@ gateway *gateway_new(const souk_config *cfg, souk_store *store, char *err, size_
 		return NULL;
 	}
 	gw->wake_live = 1;
-	gw->gc = gc_start(store, (size_t)cfg->commit_batch_max, wake_loop, gw);
+	gw->gc = gc_start(store, (size_t)cfg->commit_batch_max,
+			  strcmp(cfg->commit_sync, "pipelined") == 0, wake_loop, gw);
 	if (!gw->gc) {
 		snprintf(err, errlen, "cannot start the storage thread");
 		destroy_context(gw);
@@ -1674,6 +1675,9 @@ gateway *gateway_new(const souk_config *cfg, souk_store *store, char *err, size_
 		free(gw);
 		return NULL;
 	}
+	if (strcmp(cfg->commit_sync, "pipelined") == 0 && !gc_pipelined(gw->gc))
+		souk_log(SOUK_LOG_WARN, "commit_sync: pipelined is not available for this store "
+					"(or its thread did not start): commits sync inline");
 	webhooks_poke(gw); /* deliveries left pending by a previous run */
 	if (cfg->port_file[0] && write_port_file(cfg->port_file, gw->port) != 0) {
 		snprintf(err, errlen, "cannot write the port file %s", cfg->port_file);

@@ -10,12 +10,23 @@
  * and none of their appended events is announced: nothing unacknowledged is ever acked.
  * Reads run after the commit, in queue order, so a read queued after a write sees it.
  * The loop thread never waits for this thread; it is woken through `wake`.
+ *
+ * Pipelined commit sync (gc_start's `pipelined`, config commit_sync): COMMIT writes the
+ * group's WAL frames but leaves their fdatasync to a second thread (souk-sync), so the
+ * storage thread runs the next group while the disk works. Nothing changes about what
+ * leaves soukd: a group — and every group after it, reads included, since they may have
+ * seen its writes — is handed back only once an fdatasync that started after its COMMIT
+ * returned has succeeded. A failed fdatasync cannot be retried (the kernel may have
+ * dropped the pages and cleared the error), so soukd aborts without handing anything
+ * back, and SQLite recovers from what reached the disk at the next start.
  */
 #include "group_commit.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "metrics.h"
 #include "util.h"
@@ -38,7 +49,25 @@ struct group_commit {
 	size_t running;
 	gc_op *done_head, *done_tail;
 	int stopping;
+
+	/* pipelined commit sync: groups committed, waiting for (or in) an fdatasync */
+	int pipelined;
+	pthread_t sync_thread;
+	pthread_cond_t sync_cv;
+	gc_op *sync_head, *sync_tail;
+	size_t sync_n; /* operations in the list and in the fdatasync running */
+	int sync_fd;   /* to fdatasync for the list (-1: nothing committed since the last) */
+	int syncing;   /* the sync thread is in an fdatasync */
+	int sync_stopping;
 };
+
+/* what syncs a deferred commit: fdatasync, or a test's (gc_set_sync_fn) */
+static int (*sync_fn)(int fd) = fdatasync;
+
+void gc_set_sync_fn(int (*fn)(int fd))
+{
+	sync_fn = fn ? fn : fdatasync;
+}
 
 gc_op *gc_op_new(gc_kind kind)
 {
@@ -215,9 +244,11 @@ static int run_writes(souk_store *s, gc_op *batch, int careful)
 	return 0;
 }
 
-static void run_batch(group_commit *gc, gc_op *batch, size_t n)
+/* Runs a group; returns the descriptor its commit left to fdatasync, or -1. */
+static int run_batch(group_commit *gc, gc_op *batch, size_t n)
 {
 	souk_store *s = gc->store;
+	int sync_fd = -1;
 	size_t writes = 0;
 	int careful = 0;
 	for (gc_op *op = batch; op; op = op->next) {
@@ -235,7 +266,12 @@ static void run_batch(group_commit *gc, gc_op *batch, size_t n)
 		if (rc > 0)
 			rc = run_writes(s, batch, 1);
 		int began = rc == 0;
-		if (began && s->ops->commit(s) != 0) {
+		int crc = 0;
+		if (began)
+			crc = gc->pipelined ? s->ops->commit_deferred(s, &sync_fd)
+					    : s->ops->commit(s);
+		if (began && crc != 0) {
+			sync_fd = -1;
 			s->ops->rollback(s);
 			began = 0;
 			atomic_fetch_add(&g_metrics.commit_failures, 1);
@@ -257,6 +293,77 @@ static void run_batch(group_commit *gc, gc_op *batch, size_t n)
 		if (!is_write(op))
 			op->status = run_read(s, op);
 	(void)n;
+	return sync_fd;
+}
+
+static void append(gc_op **head, gc_op **tail, gc_op *first, gc_op *last)
+{
+	if (*tail)
+		(*tail)->next = first;
+	else
+		*head = first;
+	*tail = last;
+}
+
+/* Hands a finished group back (gc->mu held): to the loop at once, or behind the syncs
+ * still to come when its commit deferred one or an earlier group waits for one. Returns
+ * whether the loop should be woken. */
+static int finish_group(group_commit *gc, gc_op *batch, gc_op *last, size_t n, int sync_fd)
+{
+	if (sync_fd < 0 && !gc->sync_head && !gc->syncing) {
+		append(&gc->done_head, &gc->done_tail, batch, last);
+		return 1;
+	}
+	append(&gc->sync_head, &gc->sync_tail, batch, last);
+	gc->sync_n += n;
+	if (sync_fd >= 0)
+		gc->sync_fd = sync_fd;
+	pthread_cond_signal(&gc->sync_cv);
+	return 0;
+}
+
+static void *sync_main(void *arg)
+{
+	group_commit *gc = arg;
+	pthread_setname_np(pthread_self(), "souk-sync");
+	pthread_mutex_lock(&gc->mu);
+	for (;;) {
+		while (!gc->sync_head && !gc->sync_stopping)
+			pthread_cond_wait(&gc->sync_cv, &gc->mu);
+		if (!gc->sync_head)
+			break;
+		gc_op *list = gc->sync_head, *last = gc->sync_tail;
+		size_t n = gc->sync_n;
+		int fd = gc->sync_fd;
+		gc->sync_head = gc->sync_tail = NULL;
+		gc->sync_fd = -1;
+		gc->syncing = 1;
+		pthread_mutex_unlock(&gc->mu);
+
+		if (fd >= 0) {
+			int64_t t0 = souk_mono_us();
+			if (sync_fn(fd) != 0) {
+				souk_log(SOUK_LOG_ERROR,
+					 "fdatasync of the WAL failed (%s): stopping without "
+					 "acknowledging the last groups; the next start recovers "
+					 "from what reached the disk",
+					 strerror(errno));
+				abort();
+			}
+			metrics_observe_wal_sync(souk_mono_us() - t0);
+		}
+
+		pthread_mutex_lock(&gc->mu);
+		append(&gc->done_head, &gc->done_tail, list, last);
+		gc->sync_n -= n;
+		gc->syncing = 0;
+		pthread_mutex_unlock(&gc->mu);
+		if (gc->wake)
+			gc->wake(gc->wake_ud);
+		pthread_mutex_lock(&gc->mu);
+	}
+	pthread_mutex_unlock(&gc->mu);
+	return NULL;
 }
 
 #ifdef SOUK_TEST_UNSAFE_EARLY_ACK
@@ -343,17 +450,13 @@ static void *storage_main(void *arg)
 			continue;
 		}
 #endif
-		run_batch(gc, batch, n);
+		int sync_fd = run_batch(gc, batch, n);
 
 		pthread_mutex_lock(&gc->mu);
-		if (gc->done_tail)
-			gc->done_tail->next = batch;
-		else
-			gc->done_head = batch;
-		gc->done_tail = last;
+		int wake = finish_group(gc, batch, last, n, sync_fd);
 		gc->running = 0;
 		pthread_mutex_unlock(&gc->mu);
-		if (gc->wake)
+		if (wake && gc->wake)
 			gc->wake(gc->wake_ud);
 		/* after the hand-back: a checkpoint delays the next group, never these acks */
 		if (gc->store->ops->maintain)
@@ -364,7 +467,8 @@ static void *storage_main(void *arg)
 	return NULL;
 }
 
-group_commit *gc_start(souk_store *store, size_t batch_max, void (*wake)(void *ud), void *ud)
+group_commit *gc_start(souk_store *store, size_t batch_max, int pipelined, void (*wake)(void *ud),
+		       void *ud)
 {
 	group_commit *gc = calloc(1, sizeof(*gc));
 	if (!gc)
@@ -373,13 +477,29 @@ group_commit *gc_start(souk_store *store, size_t batch_max, void (*wake)(void *u
 	gc->batch_max = batch_max ? batch_max : 1024;
 	gc->wake = wake;
 	gc->wake_ud = ud;
+	gc->sync_fd = -1;
 	pthread_mutex_init(&gc->mu, NULL);
 	pthread_cond_init(&gc->cv, NULL);
+	pthread_cond_init(&gc->sync_cv, NULL);
+	gc->pipelined = pipelined && store->ops->commit_deferred &&
+			pthread_create(&gc->sync_thread, NULL, sync_main, gc) == 0;
 	if (pthread_create(&gc->thread, NULL, storage_main, gc) != 0) {
+		if (gc->pipelined) {
+			pthread_mutex_lock(&gc->mu);
+			gc->sync_stopping = 1;
+			pthread_cond_signal(&gc->sync_cv);
+			pthread_mutex_unlock(&gc->mu);
+			pthread_join(gc->sync_thread, NULL);
+		}
 		free(gc);
 		return NULL;
 	}
 	return gc;
+}
+
+int gc_pipelined(const group_commit *gc)
+{
+	return gc->pipelined;
 }
 
 void gc_submit(group_commit *gc, gc_op *op)
@@ -409,7 +529,7 @@ gc_op *gc_take_done(group_commit *gc)
 size_t gc_in_flight(group_commit *gc)
 {
 	pthread_mutex_lock(&gc->mu);
-	size_t n = gc->queued + gc->running;
+	size_t n = gc->queued + gc->running + gc->sync_n;
 	pthread_mutex_unlock(&gc->mu);
 	return n;
 }
@@ -423,6 +543,13 @@ void gc_stop(group_commit *gc)
 	pthread_cond_signal(&gc->cv);
 	pthread_mutex_unlock(&gc->mu);
 	pthread_join(gc->thread, NULL);
+	if (gc->pipelined) { /* the storage thread is gone: the last syncs, then this one */
+		pthread_mutex_lock(&gc->mu);
+		gc->sync_stopping = 1;
+		pthread_cond_signal(&gc->sync_cv);
+		pthread_mutex_unlock(&gc->mu);
+		pthread_join(gc->sync_thread, NULL);
+	}
 	for (gc_op *op = gc->done_head, *next; op; op = next) {
 		next = op->next;
 		gc_op_free(op);
@@ -430,5 +557,6 @@ void gc_stop(group_commit *gc)
 	gc->store->ops->close(gc->store);
 	pthread_mutex_destroy(&gc->mu);
 	pthread_cond_destroy(&gc->cv);
+	pthread_cond_destroy(&gc->sync_cv);
 	free(gc);
 }

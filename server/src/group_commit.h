@@ -76,8 +76,15 @@ gc_op *gc_op_new(gc_kind kind);
 void gc_op_free(gc_op *op);
 
 /* Starts the storage thread; it owns `store` from now on. wake(ud) is called from the
- * storage thread whenever finished operations are waiting. */
-group_commit *gc_start(souk_store *store, size_t batch_max, void (*wake)(void *ud), void *ud);
+ * storage thread (or the sync thread) whenever finished operations are waiting.
+ * pipelined: commits leave their fdatasync to a second thread while the next group runs
+ * (group_commit.c; only when the store has commit_deferred, else commits sync). */
+group_commit *gc_start(souk_store *store, size_t batch_max, int pipelined, void (*wake)(void *ud),
+		       void *ud);
+/* Whether commits are synced by the sync thread. */
+int gc_pipelined(const group_commit *gc);
+/* Tests: what syncs a deferred commit instead of fdatasync (NULL: fdatasync again). */
+void gc_set_sync_fn(int (*fn)(int fd));
 
 /* Queues an operation (any thread). Never blocks on disk. */
 void gc_submit(group_commit *gc, gc_op *op);

@@ -44,7 +44,8 @@ typedef struct souk_metrics {
 	atomic_uint_fast64_t commit_failures;
 	atomic_uint_fast64_t storage_queue;
 	metrics_hist commit_batch;	    /* operations per group commit */
-	metrics_hist commit_seconds;	    /* BEGIN to durable COMMIT, in microseconds */
+	metrics_hist commit_seconds;	    /* BEGIN to COMMIT returned, in microseconds */
+	metrics_hist wal_sync;		    /* a pipelined commit sync's fdatasync, microseconds */
 	metrics_hist stage[METRICS_STAGES]; /* in microseconds */
 } souk_metrics;
 
@@ -52,6 +53,8 @@ extern souk_metrics g_metrics;
 
 /* Records one group commit of `ops` operations that took `micros` (storage thread). */
 void metrics_observe_commit(size_t ops, int64_t micros);
+/* Records one fdatasync of the pipelined commit sync (sync thread). */
+void metrics_observe_wal_sync(int64_t micros);
 /* Records one send's stage duration (any thread; a negative one counts as 0). */
 void metrics_observe_stage(metrics_stage stage, int64_t micros);
 /* Renders the Prometheus exposition into buf; returns its length (truncated to cap). */

@@ -145,6 +145,12 @@ struct souk_store_ops {
 	/* transactions */
 	int (*begin)(souk_store *s);
 	int (*commit)(souk_store *s);
+	/* commit, leaving the sync that makes it durable to the caller (the pipelined commit
+	 * sync, group_commit.c): on success *sync_fd is a descriptor to fdatasync() before
+	 * anything may depend on the commit, or -1 if the commit is durable already. Callable
+	 * only from the thread that runs the transactions; the fdatasync from any thread. May
+	 * be NULL (commit syncs). */
+	int (*commit_deferred)(souk_store *s, int *sync_fd);
 	void (*rollback)(souk_store *s);
 	int (*savepoint)(souk_store *s);
 	void (*release)(souk_store *s, int ok);

@@ -15,20 +15,31 @@
  * and nothing is acknowledged before xSync returned. A crash loses what was not written,
  * exactly as it loses what was written but not synced. Every other file, and every other
  * method, goes straight to the underlying VFS.
+ *
+ * Deferred syncs (wal_gather.h): between wal_gather_defer_begin() and _end() on one thread
+ * — the storage thread's COMMIT, with the pipelined commit sync — a WAL sync still writes
+ * the gathered frames to the file before SQLite publishes them, but leaves the fdatasync
+ * to the caller, through a descriptor of the WAL this shim opened for that. Visibility is
+ * unchanged (another connection reads the frames from the file); durability moves to the
+ * caller, who must not let anything depend on the commit before its fdatasync returned.
  */
 #include "wal_gather.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { GATHER_BYTES = 1 << 20 }; /* one buffer per open WAL file */
 
 typedef struct gfile {
 	sqlite3_file base; /* pMethods: gather_io */
 	sqlite3_file *real;
-	int gather; /* a WAL file */
+	int gather;  /* a WAL file */
+	int sync_fd; /* a WAL file: its own descriptor, for deferred syncs (-1: none) */
 	unsigned char *buf;
 	sqlite3_int64 off; /* file offset of buf[0] */
 	int len;
@@ -69,10 +80,31 @@ static int flush(gfile *f)
 	return rc;
 }
 
+/* this thread's deferral (wal_gather_defer_begin/_end) */
+static _Thread_local int defer_on;
+static _Thread_local int defer_fd = -1;
+
+void wal_gather_defer_begin(void)
+{
+	defer_on = 1;
+	defer_fd = -1;
+}
+
+int wal_gather_defer_end(void)
+{
+	defer_on = 0;
+	int fd = defer_fd;
+	defer_fd = -1;
+	return fd;
+}
+
 static int g_close(sqlite3_file *p)
 {
 	gfile *f = (gfile *)p;
 	int rc = flush(f);
+	if (f->sync_fd >= 0)
+		close(f->sync_fd);
+	f->sync_fd = -1;
 	int rc2 = f->real->pMethods->xClose(f->real);
 	free(f->buf);
 	f->buf = NULL;
@@ -118,7 +150,13 @@ static int g_sync(sqlite3_file *p, int flags)
 {
 	gfile *f = (gfile *)p;
 	int rc = flush(f);
-	return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
+	if (rc != SQLITE_OK)
+		return rc;
+	if (defer_on && f->gather && f->sync_fd >= 0) {
+		defer_fd = f->sync_fd; /* written; the caller fdatasyncs */
+		return SQLITE_OK;
+	}
+	return f->real->pMethods->xSync(f->real, flags);
 }
 
 static int g_file_size(sqlite3_file *p, sqlite3_int64 *size)
@@ -233,6 +271,25 @@ static const sqlite3_io_methods gather_io = {
 	.xUnfetch = g_unfetch,
 };
 
+/* fsync()s the directory that holds `path` */
+static int sync_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)(slash - path) >= sizeof(dir))
+		return -1;
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
 static int g_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags, int *out_flags)
 {
 	(void)vfs;
@@ -250,6 +307,17 @@ static int g_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags
 		return SQLITE_CANTOPEN;
 	}
 	f->gather = (flags & SQLITE_OPEN_WAL) != 0;
+	f->sync_fd = -1;
+	/* A deferred sync needs a descriptor of the file, and the file's directory entry on
+	 * disk first: the unix VFS syncs the directory at a new file's first xSync, which a
+	 * deferred sync skips. Without either, every sync stays SQLite's own. */
+	if (f->gather && name) {
+		int fd = open(name, O_RDWR | O_CLOEXEC);
+		if (fd >= 0 && sync_dir_of(name) == 0)
+			f->sync_fd = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
 	p->pMethods = &gather_io;
 	return SQLITE_OK;
 }

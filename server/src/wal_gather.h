@@ -13,4 +13,13 @@
  * opens with the default VFS). */
 const char *wal_gather_vfs(void);
 
+/* Deferred WAL syncs, for a commit whose fdatasync another thread does (the pipelined
+ * commit sync, group_commit.c). Between begin() and end() on the calling thread, a sync of
+ * a WAL file opened through this VFS writes the gathered frames to the file and returns
+ * without syncing; end() returns a descriptor of that WAL to fdatasync() — valid until
+ * the database connection is closed — or -1 when no sync was deferred (SQLite asked for
+ * none, or synced itself because the file has no descriptor of ours). */
+void wal_gather_defer_begin(void);
+int wal_gather_defer_end(void);
+
 #endif

@@ -139,7 +139,8 @@ gateway *fx_gateway_new(const souk_config *cfg)
 		config_defaults(&gw->cfg);
 	gw->started_ms = souk_now_ms();
 	gw->webhooks.due_pending = 1; /* no webhook scan: it needs the lws context */
-	gw->gc = gc_start(s, (size_t)gw->cfg.commit_batch_max, on_wake, gw);
+	gw->gc = gc_start(s, (size_t)gw->cfg.commit_batch_max,
+			  strcmp(gw->cfg.commit_sync, "pipelined") == 0, on_wake, gw);
 	FUZZ_CHECK(gw->gc != NULL, "gc_start");
 	return gw;
 }

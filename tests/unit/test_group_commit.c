@@ -1,11 +1,19 @@
 /* Unit tests of the storage thread: many operations from another thread are committed in
- * groups, each answered once, in order; a refused operation does not undo its group. */
+ * groups, each answered once, in order; a refused operation does not undo its group; with
+ * the pipelined commit sync nothing is answered before the fdatasync that covers it. */
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -77,7 +85,7 @@ static void groups_commit_and_answer_in_order(void **state)
 	s->ops->commit(s);
 	store_appends_clear(&ap);
 
-	group_commit *gc = gc_start(s, 1024, wake, NULL);
+	group_commit *gc = gc_start(s, 1024, 1, wake, NULL);
 	enum { N = 2000 };
 	int64_t t_submit_first = souk_mono_us();
 	for (uint32_t i = 0; i < N; i++) {
@@ -181,7 +189,7 @@ static void failed_send_without_savepoint_does_not_poison_group(void **state)
 	s->ops = &failing_ops;
 
 	/* a first group of sends only: no savepoint at all */
-	group_commit *gc = gc_start(s, 1024, wake, NULL);
+	group_commit *gc = gc_start(s, 1024, 1, wake, NULL);
 	enum { N = 50, POISON = 20 };
 	uint32_t poison = POISON;
 	memcpy(poison_cmid, &poison, sizeof(poison)); /* send_op's client_msg_id for i */
@@ -209,7 +217,7 @@ static void failed_send_without_savepoint_does_not_poison_group(void **state)
 	assert_non_null(s);
 	real_ops = s->ops;
 	s->ops = &failing_ops;
-	gc = gc_start(s, 1024, wake, NULL);
+	gc = gc_start(s, 1024, 1, wake, NULL);
 	for (uint32_t i = 0; i < N; i++) /* in one or a few groups */
 		gc_submit(gc, send_op(app.app_id, conv.conversation_id, i));
 	uint64_t answered = 0, ok = 0, last_seq = seen;
@@ -250,39 +258,180 @@ static void failed_send_without_savepoint_does_not_poison_group(void **state)
 	rm_data_dir(dir);
 }
 
-/* The stage histograms render as Prometheus expects: cumulative buckets, +Inf = _count. */
-static void stage_histogram_renders_cumulative(void **state)
+/* ---- the pipelined commit sync ----------------------------------------------------- */
+
+/* A store with app "shop" and alice's support conversation. */
+static souk_store *open_with_conversation(const char *dir, store_app_created *app, store_conv *conv)
+{
+	char err[256];
+	souk_store *s = store_sqlite_open(dir, err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(s->ops->app_create(s, "shop", "", "", app), 0);
+	store_appends ap = {0};
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->open_support(s, app->app_id, "alice", 1, conv, &ap), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	store_appends_clear(&ap);
+	return s;
+}
+
+static sem_t sync_entered, sync_release;
+static atomic_int sync_calls;
+static int sync_fd_seen = -1;
+
+/* the sync thread's fdatasync, held until the test releases it */
+static int held_sync(int fd)
+{
+	atomic_fetch_add(&sync_calls, 1);
+	sync_fd_seen = fd;
+	sem_post(&sync_entered);
+	while (sem_wait(&sync_release) != 0)
+		;
+	return fdatasync(fd);
+}
+
+static gc_op *wait_done(group_commit *gc)
+{
+	for (int i = 0; i < 10000; i++) {
+		gc_op *op = gc_take_done(gc);
+		if (op)
+			return op;
+		usleep(1000);
+	}
+	fail_msg("nothing handed back in 10 s");
+	return NULL;
+}
+
+/* A send is handed back only after the fdatasync of its WAL has returned, and so is a read
+ * queued after it (it sees the send's event); the storage thread does not wait. */
+static void nothing_is_handed_back_before_its_sync(void **state)
 {
 	(void)state;
-	metrics_observe_stage(METRICS_SEND_QUEUE, 0);	    /* le 0.0005 */
-	metrics_observe_stage(METRICS_SEND_QUEUE, 500);	    /* le 0.0005: bounds inclusive */
-	metrics_observe_stage(METRICS_SEND_QUEUE, 501);	    /* le 0.001 */
-	metrics_observe_stage(METRICS_SEND_QUEUE, 180000);  /* le 0.2 */
-	metrics_observe_stage(METRICS_SEND_QUEUE, 5000000); /* over 1 s: +Inf only */
-	metrics_observe_stage(METRICS_SEND_QUEUE, -3);	    /* a clock step back: 0 */
-	static char buf[32768];
-	size_t n = metrics_render(buf, sizeof(buf));
-	assert_true(n > 0 && n < sizeof(buf) - 1);
-	assert_non_null(strstr(buf, "# TYPE souk_send_queue_seconds histogram\n"));
-	assert_non_null(strstr(buf, "souk_send_queue_seconds_bucket{le=\"0.0005\"} 3\n"));
-	assert_non_null(strstr(buf, "souk_send_queue_seconds_bucket{le=\"0.001\"} 4\n"));
-	assert_non_null(strstr(buf, "souk_send_queue_seconds_bucket{le=\"0.15\"} 4\n"));
-	assert_non_null(strstr(buf, "souk_send_queue_seconds_bucket{le=\"0.2\"} 5\n"));
-	assert_non_null(strstr(buf, "souk_send_queue_seconds_bucket{le=\"1\"} 5\n"));
-	assert_non_null(strstr(buf, "souk_send_queue_seconds_bucket{le=\"+Inf\"} 6\n"));
-	assert_non_null(strstr(buf, "souk_send_queue_seconds_count 6\n"));
-	assert_non_null(strstr(buf, "souk_send_queue_seconds_sum 5.181001\n"));
-	assert_non_null(strstr(buf, "souk_event_write_seconds_count 0\n"));
-	/* soukd renders /metrics into 16 KiB (rest.c): everything must fit */
-	assert_true(n < 16384 - 1);
+	char *dir = tmp_data_dir();
+	store_app_created app;
+	store_conv conv;
+	souk_store *s = open_with_conversation(dir, &app, &conv);
+	sem_init(&sync_entered, 0, 0);
+	sem_init(&sync_release, 0, 0);
+	atomic_store(&sync_calls, 0);
+	gc_set_sync_fn(held_sync);
+	group_commit *gc = gc_start(s, 1024, 1, wake, NULL);
+	assert_true(gc_pipelined(gc));
+
+	gc_submit(gc, send_op(app.app_id, conv.conversation_id, 1));
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	int rc;
+	while ((rc = sem_timedwait(&sync_entered, &until)) != 0 && errno == EINTR)
+		;
+	assert_int_equal(rc, 0); /* the commit left its sync to the sync thread */
+	/* what is synced is the database's WAL */
+	char wal[1100];
+	snprintf(wal, sizeof(wal), "%s/souk.db-wal", dir);
+	struct stat a, b;
+	assert_int_equal(fstat(sync_fd_seen, &a), 0);
+	assert_int_equal(stat(wal, &b), 0);
+	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+
+	gc_op *rd = gc_op_new(GC_READ_EVENTS);
+	snprintf(rd->app_id, sizeof(rd->app_id), "%s", app.app_id);
+	snprintf(rd->user_id, sizeof(rd->user_id), "alice");
+	rd->limit = 10;
+	rd->request_id = 99;
+	gc_submit(gc, rd);
+	for (int i = 0; i < 30; i++) { /* the read runs at once; its answer waits */
+		assert_null(gc_take_done(gc));
+		assert_int_equal(gc_in_flight(gc), 2);
+		usleep(10000);
+	}
+
+	sem_post(&sync_release);
+	gc_op *send = wait_done(gc);
+	assert_int_equal(send->request_id, 2); /* send_op(…, 1) */
+	assert_int_equal(send->status, 0);
+	uint64_t seq = send->send.seq;
+	gc_op *read = send->next ? send->next : wait_done(gc);
+	send->next = NULL;
+	gc_op_free(send);
+	assert_int_equal(read->request_id, 99);
+	assert_int_equal(read->status, 0);
+	assert_int_equal(read->events.head_seq, seq);
+	gc_op_free(read);
+	assert_int_equal(gc_in_flight(gc), 0);
+	assert_int_equal(atomic_load(&sync_calls), 1); /* the read group needed no sync */
+	gc_stop(gc);
+	gc_set_sync_fn(NULL);
+	sem_destroy(&sync_entered);
+	sem_destroy(&sync_release);
+	rm_data_dir(dir);
+}
+
+/* commit_sync "inline": COMMIT syncs, the sync thread is not used */
+static void inline_commits_do_not_use_the_sync_thread(void **state)
+{
+	(void)state;
+	char *dir = tmp_data_dir();
+	store_app_created app;
+	store_conv conv;
+	souk_store *s = open_with_conversation(dir, &app, &conv);
+	atomic_store(&sync_calls, 0);
+	gc_set_sync_fn(held_sync); /* would block: it must not be called */
+	group_commit *gc = gc_start(s, 1024, 0, wake, NULL);
+	assert_false(gc_pipelined(gc));
+	gc_submit(gc, send_op(app.app_id, conv.conversation_id, 5));
+	gc_op *op = wait_done(gc);
+	assert_int_equal(op->status, 0);
+	gc_op_free(op);
+	assert_int_equal(atomic_load(&sync_calls), 0);
+	gc_stop(gc);
+	gc_set_sync_fn(NULL);
+	rm_data_dir(dir);
+}
+
+static int failing_sync(int fd)
+{
+	(void)fd;
+	errno = EIO;
+	return -1;
+}
+
+/* A failed fdatasync cannot be retried: soukd aborts, and the send is never answered. */
+static void a_failed_sync_aborts_without_answering(void **state)
+{
+	(void)state;
+	char *dir = tmp_data_dir();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		store_app_created app;
+		store_conv conv;
+		souk_store *s = open_with_conversation(dir, &app, &conv);
+		gc_set_sync_fn(failing_sync);
+		group_commit *gc = gc_start(s, 1024, 1, wake, NULL);
+		gc_submit(gc, send_op(app.app_id, conv.conversation_id, 7));
+		for (int i = 0; i < 5000; i++) {
+			if (gc_take_done(gc))
+				_exit(3); /* answered although its sync failed */
+			usleep(1000);
+		}
+		_exit(4); /* neither answered nor aborted */
+	}
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGABRT);
+	rm_data_dir(dir);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(stage_histogram_renders_cumulative),
 		cmocka_unit_test(groups_commit_and_answer_in_order),
 		cmocka_unit_test(failed_send_without_savepoint_does_not_poison_group),
+		cmocka_unit_test(nothing_is_handed_back_before_its_sync),
+		cmocka_unit_test(inline_commits_do_not_use_the_sync_thread),
+		cmocka_unit_test(a_failed_sync_aborts_without_answering),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
