@@ -75,6 +75,14 @@ static void file_env_and_errors(void **state)
 	assert_int_equal(config_set(&c, "event_loop", "select", err, sizeof(err)), 0);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "event_loop"));
+	/* the commit sync: pipelined by default, inline on request, nothing else */
+	config_defaults(&c);
+	assert_string_equal(c.commit_sync, "pipelined");
+	assert_int_equal(config_set(&c, "commit_sync", "inline", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "commit_sync", "off", err, sizeof(err)), 0);
+	assert_int_equal(config_validate(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "commit_sync: 'off' is not pipelined or inline"));
 	/* header tables: 64 by default, 1 … 65535 (lws counts them in 16 bits) */
 	config_defaults(&c);
 	assert_int_equal(c.http_header_tables, 64);
