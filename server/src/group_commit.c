@@ -467,6 +467,18 @@ static void *storage_main(void *arg)
 	return NULL;
 }
 
+/* Lets the sync thread finish what it was given, then joins it (no-op when not pipelined). */
+static void stop_sync_thread(group_commit *gc)
+{
+	if (!gc->pipelined)
+		return;
+	pthread_mutex_lock(&gc->mu);
+	gc->sync_stopping = 1;
+	pthread_cond_signal(&gc->sync_cv);
+	pthread_mutex_unlock(&gc->mu);
+	pthread_join(gc->sync_thread, NULL);
+}
+
 group_commit *gc_start(souk_store *store, size_t batch_max, int pipelined, void (*wake)(void *ud),
 		       void *ud)
 {
@@ -484,13 +496,7 @@ group_commit *gc_start(souk_store *store, size_t batch_max, int pipelined, void 
 	gc->pipelined = pipelined && store->ops->commit_deferred &&
 			pthread_create(&gc->sync_thread, NULL, sync_main, gc) == 0;
 	if (pthread_create(&gc->thread, NULL, storage_main, gc) != 0) {
-		if (gc->pipelined) {
-			pthread_mutex_lock(&gc->mu);
-			gc->sync_stopping = 1;
-			pthread_cond_signal(&gc->sync_cv);
-			pthread_mutex_unlock(&gc->mu);
-			pthread_join(gc->sync_thread, NULL);
-		}
+		stop_sync_thread(gc);
 		free(gc);
 		return NULL;
 	}
@@ -543,13 +549,7 @@ void gc_stop(group_commit *gc)
 	pthread_cond_signal(&gc->cv);
 	pthread_mutex_unlock(&gc->mu);
 	pthread_join(gc->thread, NULL);
-	if (gc->pipelined) { /* the storage thread is gone: the last syncs, then this one */
-		pthread_mutex_lock(&gc->mu);
-		gc->sync_stopping = 1;
-		pthread_cond_signal(&gc->sync_cv);
-		pthread_mutex_unlock(&gc->mu);
-		pthread_join(gc->sync_thread, NULL);
-	}
+	stop_sync_thread(gc); /* the storage thread is gone: the last syncs, then this one */
 	for (gc_op *op = gc->done_head, *next; op; op = next) {
 		next = op->next;
 		gc_op_free(op);
