@@ -118,11 +118,29 @@ static int g_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 off)
 	return rc != SQLITE_OK ? rc : f->real->pMethods->xRead(f->real, out, amt, off);
 }
 
+/* A write to the database file inside a deferral is a checkpoint running inside COMMIT
+ * (soukd runs its own checkpoints outside, but SQLite's automatic one would): the WAL it
+ * copies must be on disk before any of it reaches the database file, so the deferred sync
+ * is done here and the rest of the deferral syncs as SQLite asks. */
+static int end_deferral_for_checkpoint(void)
+{
+	int fd = defer_fd;
+	defer_on = 0;
+	defer_fd = -1;
+	return fd >= 0 && fdatasync(fd) != 0 ? SQLITE_IOERR_FSYNC : SQLITE_OK;
+}
+
 static int g_write(sqlite3_file *p, const void *data, int amt, sqlite3_int64 off)
 {
 	gfile *f = (gfile *)p;
-	if (!f->gather)
+	if (!f->gather) {
+		if (defer_on) {
+			int rc = end_deferral_for_checkpoint();
+			if (rc != SQLITE_OK)
+				return rc;
+		}
 		return f->real->pMethods->xWrite(f->real, data, amt, off);
+	}
 	if (f->len && (off != f->off + f->len || f->len + amt > GATHER_BYTES)) {
 		int rc = flush(f);
 		if (rc != SQLITE_OK)

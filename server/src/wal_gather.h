@@ -21,5 +21,7 @@ const char *wal_gather_vfs(void);
  * none, or synced itself because the file has no descriptor of ours). */
 void wal_gather_defer_begin(void);
 int wal_gather_defer_end(void);
+/* (A checkpoint inside the window — a write to the database file — first syncs the WAL
+ * itself and ends the deferral: a WAL must be on disk before it is copied.) */
 
 #endif

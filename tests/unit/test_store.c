@@ -12,6 +12,7 @@
 #include "store.h"
 #include "store_sqlite_internal.h"
 #include "unit_util.h"
+#include "wal_gather.h"
 
 typedef struct fx {
 	char *dir;
@@ -325,6 +326,64 @@ static void large_group_through_the_gathering_vfs(void **state)
 	sqlite3_finalize(st);
 }
 
+/* Deferred WAL syncs (wal_gather.h): a COMMIT inside the window leaves a descriptor of
+ * the WAL to fdatasync, and the commit is visible to another connection at once; a
+ * checkpoint inside the window (SQLite's automatic one, switched on here) syncs the WAL
+ * itself and leaves nothing deferred. */
+static void deferred_wal_sync(void **state)
+{
+	fx *f = *state;
+	sqlite_store *ss = (sqlite_store *)f->s;
+	char wal[1100];
+	snprintf(wal, sizeof(wal), "%s/souk.db-wal", f->dir);
+	uint8_t cmid[16] = {0xdf, 1};
+	store_send_res res;
+	store_appends ap = {0};
+	assert_int_equal(f->s->ops->begin(f->s), 0);
+	assert_int_equal(
+		send_in_tx(f, "alice", f->conv.conversation_id, cmid, "deferred", 1, &res, &ap), 0);
+	store_appends_clear(&ap);
+	int fd = -2;
+	assert_int_equal(f->s->ops->commit_deferred(f->s, &fd), 0);
+	assert_true(fd >= 0);
+	struct stat a, b;
+	assert_int_equal(fstat(fd, &a), 0);
+	assert_int_equal(stat(wal, &b), 0);
+	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	assert_int_equal(fdatasync(fd), 0);
+	/* another connection (the default VFS, like soukctl) sees the commit */
+	sqlite3 *other;
+	char db[1100];
+	snprintf(db, sizeof(db), "%s/souk.db", f->dir);
+	assert_int_equal(sqlite3_open_v2(db, &other, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(other,
+					    "SELECT count(*) FROM messages WHERE"
+					    " client_msg_id = ?1",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_blob(st, 1, cmid, 16, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	sqlite3_finalize(st);
+	sqlite3_close(other);
+
+	/* an automatic checkpoint inside COMMIT: synced there, nothing left to the caller */
+	assert_int_equal(sqlite3_exec(ss->db, "PRAGMA wal_autocheckpoint=1", NULL, NULL, NULL),
+			 SQLITE_OK);
+	cmid[1] = 2;
+	assert_int_equal(f->s->ops->begin(f->s), 0);
+	assert_int_equal(
+		send_in_tx(f, "alice", f->conv.conversation_id, cmid, "checkpointed", 2, &res, &ap),
+		0);
+	store_appends_clear(&ap);
+	fd = -2;
+	assert_int_equal(f->s->ops->commit_deferred(f->s, &fd), 0);
+	assert_int_equal(fd, -1);
+	/* and outside any window nothing is deferred */
+	assert_int_equal(wal_gather_defer_end(), -1);
+}
+
 /* Under continuous writes, with maintain() between groups as the storage thread calls it,
  * the WAL is checkpointed in the background and starts over: it does not grow with what
  * was written, and everything is in the store after reopening. */
@@ -470,6 +529,7 @@ int main(void)
 		cmocka_unit_test(migrates_schema_2_and_continues_its_sequences),
 		cmocka_unit_test_setup_teardown(large_group_through_the_gathering_vfs, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(deferred_wal_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(wal_stays_bounded_under_continuous_writes, setup,
 						teardown),
 	};
