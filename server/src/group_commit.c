@@ -69,6 +69,15 @@ void gc_set_sync_fn(int (*fn)(int fd))
 	sync_fn = fn ? fn : fdatasync;
 }
 
+static void append(gc_op **head, gc_op **tail, gc_op *first, gc_op *last)
+{
+	if (*tail)
+		(*tail)->next = first;
+	else
+		*head = first;
+	*tail = last;
+}
+
 gc_op *gc_op_new(gc_kind kind)
 {
 	gc_op *op = calloc(1, sizeof(*op));
@@ -266,11 +275,8 @@ static int run_batch(group_commit *gc, gc_op *batch, size_t n)
 		if (rc > 0)
 			rc = run_writes(s, batch, 1);
 		int began = rc == 0;
-		int crc = 0;
-		if (began)
-			crc = gc->pipelined ? s->ops->commit_deferred(s, &sync_fd)
-					    : s->ops->commit(s);
-		if (began && crc != 0) {
+		if (began && (gc->pipelined ? s->ops->commit_deferred(s, &sync_fd)
+					    : s->ops->commit(s)) != 0) {
 			sync_fd = -1;
 			s->ops->rollback(s);
 			began = 0;
@@ -294,15 +300,6 @@ static int run_batch(group_commit *gc, gc_op *batch, size_t n)
 			op->status = run_read(s, op);
 	(void)n;
 	return sync_fd;
-}
-
-static void append(gc_op **head, gc_op **tail, gc_op *first, gc_op *last)
-{
-	if (*tail)
-		(*tail)->next = first;
-	else
-		*head = first;
-	*tail = last;
 }
 
 /* Hands a finished group back (gc->mu held): to the loop at once, or behind the syncs
@@ -401,11 +398,7 @@ static int unsafe_early_ack_batch(group_commit *gc, gc_op *batch, gc_op *last)
 		if (!is_write(op))
 			op->status = run_read(s, op); /* same connection: sees the open writes */
 	pthread_mutex_lock(&gc->mu);
-	if (gc->done_tail)
-		gc->done_tail->next = batch;
-	else
-		gc->done_head = batch;
-	gc->done_tail = last;
+	append(&gc->done_head, &gc->done_tail, batch, last);
 	gc->running = 0;
 	pthread_mutex_unlock(&gc->mu);
 	if (gc->wake)
@@ -512,11 +505,7 @@ void gc_submit(group_commit *gc, gc_op *op)
 {
 	op->next = NULL;
 	pthread_mutex_lock(&gc->mu);
-	if (gc->q_tail)
-		gc->q_tail->next = op;
-	else
-		gc->q_head = op;
-	gc->q_tail = op;
+	append(&gc->q_head, &gc->q_tail, op, op);
 	gc->queued++;
 	atomic_store(&g_metrics.storage_queue, gc->queued);
 	pthread_cond_signal(&gc->cv);

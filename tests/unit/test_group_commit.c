@@ -69,21 +69,28 @@ static gc_op *send_op(const char *app, const char *conv, uint32_t i)
 	return op;
 }
 
+/* A store with app "shop" and alice's support conversation. */
+static souk_store *open_with_conversation(const char *dir, store_app_created *app, store_conv *conv)
+{
+	char err[256];
+	souk_store *s = store_sqlite_open(dir, err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(s->ops->app_create(s, "shop", "", "", app), 0);
+	store_appends ap = {0};
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->open_support(s, app->app_id, "alice", 1, conv, &ap), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	store_appends_clear(&ap);
+	return s;
+}
+
 static void groups_commit_and_answer_in_order(void **state)
 {
 	(void)state;
 	char *dir = tmp_data_dir();
-	char err[256];
-	souk_store *s = store_sqlite_open(dir, err, sizeof(err));
-	assert_non_null(s);
 	store_app_created app;
-	assert_int_equal(s->ops->app_create(s, "shop", "", "", &app), 0);
 	store_conv conv;
-	store_appends ap = {0};
-	s->ops->begin(s);
-	s->ops->open_support(s, app.app_id, "alice", 1, &conv, &ap);
-	s->ops->commit(s);
-	store_appends_clear(&ap);
+	souk_store *s = open_with_conversation(dir, &app, &conv);
 
 	group_commit *gc = gc_start(s, 1024, 1, wake, NULL);
 	enum { N = 2000 };
@@ -172,16 +179,9 @@ static void failed_send_without_savepoint_does_not_poison_group(void **state)
 	(void)state;
 	char *dir = tmp_data_dir();
 	char err[256];
-	souk_store *s = store_sqlite_open(dir, err, sizeof(err));
-	assert_non_null(s);
 	store_app_created app;
-	assert_int_equal(s->ops->app_create(s, "shop", "", "", &app), 0);
 	store_conv conv;
-	store_appends ap = {0};
-	s->ops->begin(s);
-	s->ops->open_support(s, app.app_id, "alice", 1, &conv, &ap);
-	s->ops->commit(s);
-	store_appends_clear(&ap);
+	souk_store *s = open_with_conversation(dir, &app, &conv);
 	real_ops = s->ops;
 	failing_ops = *s->ops;
 	failing_ops.send = failing_send;
@@ -259,21 +259,6 @@ static void failed_send_without_savepoint_does_not_poison_group(void **state)
 }
 
 /* ---- the pipelined commit sync ----------------------------------------------------- */
-
-/* A store with app "shop" and alice's support conversation. */
-static souk_store *open_with_conversation(const char *dir, store_app_created *app, store_conv *conv)
-{
-	char err[256];
-	souk_store *s = store_sqlite_open(dir, err, sizeof(err));
-	assert_non_null(s);
-	assert_int_equal(s->ops->app_create(s, "shop", "", "", app), 0);
-	store_appends ap = {0};
-	assert_int_equal(s->ops->begin(s), 0);
-	assert_int_equal(s->ops->open_support(s, app->app_id, "alice", 1, conv, &ap), 0);
-	assert_int_equal(s->ops->commit(s), 0);
-	store_appends_clear(&ap);
-	return s;
-}
 
 static sem_t sync_entered, sync_release;
 static atomic_int sync_calls;
