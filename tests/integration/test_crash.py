@@ -77,8 +77,14 @@ class CrashTest(unittest.TestCase):
         c.sync()
         conv = c.open_support()
         rids = [c.send_text(conv.conversation_id, "t%d" % i, wait=False)[0] for i in range(300)]
-        self.s.proc.send_signal(signal.SIGTERM)
         answered = {}
+        # SIGTERM once the server is answering (a signal that beats every send to the
+        # server leaves nothing in flight to test), with the rest still in flight
+        while not answered:
+            f = c.recv(timeout=20)
+            if f.request_id in rids:
+                answered[f.request_id] = f.WhichOneof("body")
+        self.s.proc.send_signal(signal.SIGTERM)
         closed = None
         try:
             while len(answered) < len(rids):
